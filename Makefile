@@ -1,0 +1,71 @@
+# Two commands matter: `make run` (fresh clone -> running app) and `make test`.
+# Every step is idempotent; stamp files under .venv/ and frontend/ let a second
+# run skip work already done.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: install run test test-python test-frontend test-e2e e2e-deps lint bench clean help
+
+help:
+	@echo "make run    - install everything, migrate, serve http://$(HOST):$(PORT)"
+	@echo "make test   - install what the tests need, run every suite"
+	@echo "make lint   - ruff (and the frontend linter)"
+	@echo "make bench  - streaming benchmarks (not part of make test)"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+# The frontend steps only run once frontend/package.json exists.
+ifneq ($(wildcard frontend/package.json),)
+FRONTEND_BUILT := frontend/dist/index.html
+endif
+
+install: $(VENV)/.installed $(FRONTEND_BUILT)
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v 0
+
+run: install
+	@echo ""
+	@echo "  Chat starter on http://$(HOST):$(PORT)/"
+	@echo "  Sign up on the login page, or create an admin: $(PY) manage.py createsuperuser"
+	@echo ""
+	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) chatproject.asgi:application
+
+test-python: $(VENV)/.installed
+	$(BIN)/pytest
+
+ifneq ($(wildcard frontend/package.json),)
+test-frontend: frontend/node_modules/.installed
+	cd frontend && npm test
+else
+test-frontend:
+	@echo "no frontend yet"
+endif
+
+test: install test-python test-frontend
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles db.test.sqlite3

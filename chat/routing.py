@@ -1,0 +1,3 @@
+"""WebSocket routes (filled by the WebSocket transport)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,33 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to the chat routes.
+
+Served by Daphne (``daphne chatproject.asgi:application``) or any ASGI server.
+A configuration error stops the process with one line naming the variable.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
+
+from chatproject.env import EnvError
+
+try:
+    from django.core.asgi import get_asgi_application
+
+    # Set up Django (settings, apps) before importing anything that uses models.
+    django_asgi_app = get_asgi_application()
+except EnvError as error:
+    print(f"configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+
+from chat.routing import websocket_urlpatterns
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -1,0 +1,43 @@
+"""Serve the built React app from Django, on the same origin as the API.
+
+Same origin keeps the refresh cookie ``SameSite=Strict`` and needs no CORS.
+Hashed assets under ``/assets/`` are served by WhiteNoise (``WHITENOISE_ROOT``)
+with a long cache lifetime; ``index.html`` is served here for ``/`` and every
+client-side route, never cached, so a deploy is picked up on the next load.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
+
+_NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8">
+<title>Chat starter</title><body><h1>Frontend not built</h1>
+<p>Run <code>make run</code> (or <code>cd frontend &amp;&amp; npm install &amp;&amp; npm run build</code>).
+The API is up: try <a href="/healthz">/healthz</a> and <a href="/admin/">/admin/</a>.</p></body></html>
+"""
+
+
+@lru_cache(maxsize=1)
+def _read_index(path: Path, mtime: float) -> bytes:
+    return path.read_bytes()
+
+
+def index_html() -> bytes | None:
+    path = Path(settings.FRONTEND_DIST) / "index.html"
+    try:
+        return _read_index(path, path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+@require_safe
+def spa(request: HttpRequest, route: str = "") -> HttpResponse:
+    body = index_html()
+    response = HttpResponse(body or _NOT_BUILT, content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,25 @@
+"""Root URL configuration.
+
+API paths have no trailing slash. Everything that is not API, admin, static or
+a probe falls through to the single-page app, which routes on the client.
+"""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+
+from chatproject import health, spa
+
+handler404 = "chatproject.errors.not_found"
+handler500 = "chatproject.errors.server_error"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
+    path("admin/", admin.site.urls),
+    path("api/", include("accounts.urls")),
+    path("api/", include("chat.urls")),
+    # Client-side routes of the SPA; never API, admin or static paths.
+    re_path(r"^(?!api(?:/|$)|admin(?:/|$)|static/|assets/|ws(?:/|$))(?P<route>.*)$", spa.spa),
+]

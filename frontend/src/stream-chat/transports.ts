@@ -1,0 +1,130 @@
+/**
+ * Network side of the chat: transports start a run and report back through the
+ * `TransportContext`. Only the `sse` transport lives here for now; the
+ * resumable `background-sse` and `websocket` transports plug into the same
+ * `ChatTransport` interface.
+ */
+import { parseSSEStream } from "./sse";
+import type {
+  BodyInput,
+  ChatRequestError,
+  ChatTransport,
+  ContentPart,
+  HeadersInput,
+  SSEEvent,
+  SSETransportOptions,
+} from "./types";
+
+/** Reason phrases for when a server (HTTP/2, some proxies) sends no statusText. */
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Payload Too Large",
+  422: "Unprocessable Entity",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** True for the error an aborted fetch or stream read rejects with. */
+export function isAbortError(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as { name?: unknown }).name === "AbortError"
+  );
+}
+
+export function resolveHeaders(input: HeadersInput | undefined): Record<string, string> {
+  if (!input) return {};
+  return typeof input === "function" ? input() : input;
+}
+
+export function resolveBody(input: BodyInput | undefined): Record<string, unknown> {
+  if (!input) return {};
+  return typeof input === "function" ? input() : input;
+}
+
+/**
+ * Build the `Error` for a non-2xx chat response:
+ * `Chat request failed: <status> <statusText>`, with `status`, and `code` /
+ * `detail` when the body is our JSON error shape.
+ */
+export async function createChatRequestError(response: Response): Promise<ChatRequestError> {
+  const statusText = response.statusText || REASONS[response.status] || "";
+  const error = new Error(
+    `Chat request failed: ${response.status}${statusText ? ` ${statusText}` : ""}`,
+  ) as ChatRequestError;
+  error.name = "ChatRequestError";
+  error.status = response.status;
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  if (response.headers.has("Retry-After") && Number.isFinite(retryAfter)) {
+    error.retryAfter = retryAfter;
+  }
+  try {
+    const data = (await response.json()) as unknown;
+    if (typeof data === "object" && data !== null) {
+      const { code, detail } = data as { code?: unknown; detail?: unknown };
+      if (typeof code === "string") error.code = code;
+      if (typeof detail === "string") error.detail = detail;
+    }
+  } catch {
+    // Not JSON (an HTML error page from a proxy): status alone must do.
+  }
+  return error;
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * The default transport: POST `{message, ...body}` as JSON and read the
+ * `text/event-stream` answer. `getOptions` is called at every start, so the
+ * headers and body are those of the moment the user sends.
+ */
+export function createSSETransport<TPart = ContentPart, TEvent = SSEEvent>(
+  getOptions: SSETransportOptions | (() => SSETransportOptions),
+): ChatTransport<TPart, TEvent> {
+  return {
+    start({ message, context }) {
+      const options = typeof getOptions === "function" ? getOptions() : getOptions;
+      if (!options.api) throw new Error("useStreamChat: the sse transport needs an `api` URL");
+      const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+      const controller = new AbortController();
+      const headers = { ...resolveHeaders(options.headers), "Content-Type": "application/json" };
+      const body = JSON.stringify({ message, ...resolveBody(options.body) });
+
+      void (async () => {
+        try {
+          const response = await fetchImpl(options.api, {
+            method: options.method ?? "POST",
+            headers,
+            body,
+            signal: controller.signal,
+            credentials: "same-origin",
+          });
+          if (!response.ok) throw await createChatRequestError(response);
+          if (!response.body) throw new Error("Chat response has no body");
+          for await (const event of parseSSEStream<TEvent>(response.body, controller.signal)) {
+            context.emit(event);
+          }
+          if (controller.signal.aborted) return;
+          context.finish();
+        } catch (error) {
+          // Only aborts are swallowed: they come from stop() or unmount.
+          if (isAbortError(error) || controller.signal.aborted) return;
+          context.fail(toError(error));
+        }
+      })();
+
+      const abort = () => controller.abort();
+      return { stop: abort, close: abort };
+    },
+  };
+}

@@ -1,0 +1,308 @@
+/**
+ * Public types of our `useStreamChat` library. They mirror the public API of
+ * `@deltakit/react` 0.2 (see shared/stream-chat-api.md), so code written for
+ * that package works here by changing only the import.
+ */
+import type { Dispatch, SetStateAction } from "react";
+
+/** Plain reply or prompt text (markdown for assistant messages). */
+export interface TextPart {
+  type: "text";
+  /** The text accumulated so far. */
+  text: string;
+}
+
+/** A tool the agent called, with its result once it arrived. */
+export interface ToolCallPart {
+  type: "tool_call";
+  /** Name of the tool as the agent knows it. */
+  tool_name: string;
+  /** The call's arguments: a JSON string, as sent by the model. */
+  argument: string;
+  /** Pairs the call with its `tool_result` event. */
+  callId?: string;
+  /** The tool's output, once the `tool_result` event arrived. */
+  result?: string;
+}
+
+/** Reasoning summary text, when the model provides one. */
+export interface ReasoningPart {
+  type: "reasoning";
+  /** The reasoning text accumulated so far. */
+  text: string;
+}
+
+/** Every part the default message shape can hold. */
+export type ContentPart = TextPart | ToolCallPart | ReasoningPart;
+
+/** One chat message, in history and in client state. */
+export interface Message<TPart = ContentPart> {
+  /** Stable id (server id for history, a client id for new messages). */
+  id: string;
+  /** Who wrote it. */
+  role: "user" | "assistant";
+  /** The message's content, in order. */
+  parts: TPart[];
+}
+
+/** A chunk of reply text. */
+export interface TextDeltaEvent {
+  type: "text_delta";
+  /** Text to append to the current assistant message. */
+  delta: string;
+}
+
+/** The agent calls a tool. */
+export interface ToolCallEvent {
+  type: "tool_call";
+  /** Name of the tool. */
+  tool_name: string;
+  /** The arguments as a JSON string. */
+  argument: string;
+  /** Pairs the call with its later `tool_result`. */
+  call_id?: string;
+}
+
+/** A tool's output. */
+export interface ToolResultEvent {
+  type: "tool_result";
+  /** The `call_id` of the matching `tool_call`. */
+  call_id: string;
+  /** The tool's output. */
+  output: string;
+}
+
+/** The events `@deltakit/react` itself knows about. */
+export type SSEEvent = TextDeltaEvent | ToolCallEvent | ToolResultEvent;
+
+/** First event of a stream: the conversation the turn belongs to. */
+export interface ConversationEvent {
+  type: "conversation";
+  /** The conversation id (new chats learn it here). */
+  id: string;
+  /** The conversation's current title. */
+  title: string;
+}
+
+/** Reasoning summary text (sent in chunks). */
+export interface ReasoningEvent {
+  type: "reasoning";
+  /** Text to append to the current reasoning part. */
+  text: string;
+}
+
+/** Token usage at the end of a completed turn. */
+export interface UsageEvent {
+  type: "usage";
+  /** Tokens the model read. */
+  input_tokens: number;
+  /** Tokens the model wrote. */
+  output_tokens: number;
+}
+
+/** A failure after the stream began; `[DONE]` follows. */
+export interface StreamErrorEvent {
+  type: "error";
+  /** Stable machine-readable code. */
+  code: string;
+  /** Human-readable explanation. */
+  message: string;
+  /** Whether sending the same message again may succeed. */
+  retryable: boolean;
+}
+
+/** Every event our server sends (see DESIGN.md, "The stream"). */
+export type ServerEvent =
+  | SSEEvent
+  | ConversationEvent
+  | ReasoningEvent
+  | UsageEvent
+  | StreamErrorEvent;
+
+/** Helpers handed to `onEvent`; they act on the current assistant message. */
+export interface EventHelpers<TPart = ContentPart> {
+  /** Append text to the last text part (or start one) of the assistant message. */
+  appendText: (delta: string) => void;
+  /** Append a part to the assistant message. */
+  appendPart: (part: TPart) => void;
+  /** Replace or update the whole message list. */
+  setMessages: Dispatch<SetStateAction<Message<TPart>[]>>;
+}
+
+/**
+ * Error for a non-2xx chat response. `message` reads
+ * `Chat request failed: <status> <statusText>` so `message.includes("401")`
+ * works; `status` and (for our JSON errors) `code` carry the details.
+ */
+export interface ChatRequestError extends Error {
+  /** HTTP status of the response. */
+  status: number;
+  /** The `code` of a `{detail, code}` JSON error body, when there was one. */
+  code?: string;
+  /** The `detail` of a `{detail, code}` JSON error body, when there was one. */
+  detail?: string;
+  /** Seconds from a `Retry-After` header (429), when present. */
+  retryAfter?: number;
+}
+
+/** What a transport gets to drive the hook's state. */
+export interface TransportContext<TPart = ContentPart, TEvent = SSEEvent> {
+  /** Deliver one event to `onEvent` (or the default handler). */
+  emit: (event: TEvent) => void;
+  /** The stream ended normally. */
+  finish: () => void;
+  /** The run failed; aborts (AbortError) are ignored. */
+  fail: (error: Error) => void;
+  /** Make sure an assistant message exists to receive events (used on resume). */
+  ensureAssistantMessage: () => void;
+  /** The messages as they are right now. */
+  getMessages: () => Message<TPart>[];
+  /** Record the resumable run id (`null` when the run is over). */
+  setRunId: (runId: string | null) => void;
+}
+
+/** A started run, as a transport returns it. */
+export interface TransportRun {
+  /** Id of a resumable run, when the transport has one. */
+  runId?: string;
+  /** Abort the run (and ask the server to cancel it, when it can). */
+  stop?: () => void;
+  /** Disconnect without cancelling (called on unmount). */
+  close?: () => void;
+}
+
+/** Arguments of `ChatTransport.start`. */
+export interface TransportStartArgs<TPart = ContentPart, TEvent = SSEEvent> {
+  /** The user's text. */
+  message: string;
+  /** Callbacks into the hook. */
+  context: TransportContext<TPart, TEvent>;
+}
+
+/** Arguments of `ChatTransport.resume`. */
+export interface TransportResumeArgs<TPart = ContentPart, TEvent = SSEEvent> {
+  /** The run to reattach to. */
+  runId: string;
+  /** Callbacks into the hook. */
+  context: TransportContext<TPart, TEvent>;
+}
+
+/** A custom transport object (or one of the built-ins). */
+export interface ChatTransport<TPart = ContentPart, TEvent = SSEEvent> {
+  /** Start a run for one user message. */
+  start: (args: TransportStartArgs<TPart, TEvent>) => TransportRun | undefined;
+  /** Reattach to a run that is still going (resumable transports only). */
+  resume?: (args: TransportResumeArgs<TPart, TEvent>) => TransportRun | undefined;
+  /**
+   * Run id to resume at mount (resumable transports only). Read once when the
+   * hook mounts; when set and `resume` exists, the hook calls `resume`.
+   */
+  runId?: string | null;
+}
+
+/** Header values, or a function returning them (called at every send). */
+export type HeadersInput = Record<string, string> | (() => Record<string, string>);
+
+/** Extra body fields, or a function returning them (called at every send). */
+export type BodyInput = Record<string, unknown> | (() => Record<string, unknown>);
+
+/** Config of the built-in `sse` transport. */
+export interface SSETransportOptions {
+  /** The POST endpoint that answers with `text/event-stream`. */
+  api: string;
+  /** Extra request headers (read at every send). */
+  headers?: HeadersInput;
+  /** Extra body fields beside `message` (read at every send). */
+  body?: BodyInput;
+  /** HTTP method, `POST` by default. */
+  method?: string;
+  /** The fetch to use (injectable for tests); `globalThis.fetch` by default. */
+  fetch?: typeof fetch;
+}
+
+/** Config of the `background-sse` transport (implemented with resumable runs). */
+export interface BackgroundSSETransportOptions {
+  startApi: string;
+  eventsApi: string | ((runId: string) => string);
+  cancelApi?: string | ((runId: string) => string);
+  statusApi?: string | ((runId: string) => string);
+  startHeaders?: HeadersInput;
+  startBody?: BodyInput;
+  eventHeaders?: HeadersInput;
+  startMethod?: string;
+  resolveRunId?: (response: unknown) => string | null | undefined;
+  runId?: string | null;
+  getResumeKey?: () => string;
+  onRunIdChange?: (runId: string | null) => void;
+  fetch?: typeof fetch;
+}
+
+/** Config of the `websocket` transport (implemented with resumable runs). */
+export interface WebSocketTransportOptions {
+  url: string | ((runId: string | null) => string);
+  cancelUrl?: string | ((runId: string) => string);
+  protocols?: string | string[] | (() => string | string[]);
+  body?: BodyInput;
+  runId?: string | null;
+  getResumeKey?: () => string;
+  onRunIdChange?: (runId: string | null) => void;
+  parseMessage?: (data: unknown) => unknown;
+  resolveRunId?: (frame: unknown) => string | null | undefined;
+  serializeMessage?: (payload: Record<string, unknown>) => string;
+  runIdKey?: string;
+  buildResumePayload?: (runId: string) => Record<string, unknown>;
+  /** WebSocket factory (injectable for tests). */
+  createWebSocket?: (url: string, protocols?: string | string[]) => WebSocket;
+}
+
+/** Per-transport configuration. */
+export interface TransportOptions {
+  sse?: Partial<SSETransportOptions>;
+  backgroundSSE?: BackgroundSSETransportOptions;
+  websocket?: WebSocketTransportOptions;
+}
+
+/** Names of the built-in transports. */
+export type TransportName = "sse" | "background-sse" | "websocket";
+
+/** Options of `useStreamChat`. */
+export interface UseStreamChatOptions<TPart = ContentPart, TEvent = SSEEvent> {
+  /** POST endpoint of the default `sse` transport (required for it). */
+  api?: string;
+  /** Extra request headers; read at every `sendMessage`. */
+  headers?: HeadersInput;
+  /** Extra body fields beside `message`; read at every `sendMessage`. */
+  body?: BodyInput;
+  /** Messages to start with (read on first render only). */
+  initialMessages?: Message<TPart>[];
+  /** Replaces the default event handler. */
+  onEvent?: (event: TEvent, helpers: EventHelpers<TPart>) => void;
+  /** The stream ended normally; gets the final messages. */
+  onFinish?: (messages: Message<TPart>[]) => void;
+  /** A complete message was added (user: at send; assistant: at finish). */
+  onMessage?: (message: Message<TPart>) => void;
+  /** Fetch or stream failure; never called for aborts caused by `stop()`. */
+  onError?: (error: Error) => void;
+  /** Which transport to use: a built-in name or a custom object. */
+  transport?: TransportName | ChatTransport<TPart, TEvent>;
+  /** Configuration of the built-in transports. */
+  transportOptions?: TransportOptions;
+}
+
+/** What `useStreamChat` returns. */
+export interface UseStreamChatReturn<TPart = ContentPart> {
+  /** The conversation so far, including the streaming assistant message. */
+  messages: Message<TPart>[];
+  /** A run is in progress. */
+  isLoading: boolean;
+  /** The last run's failure (reset to `null` at each send). */
+  error: Error | null;
+  /** Id of the resumable run in progress (`null` for the `sse` transport). */
+  runId: string | null;
+  /** Append the user message and an empty assistant message, start a run. Ignored while loading. */
+  sendMessage: (text: string) => void;
+  /** Abort the run; safe when idle. */
+  stop: () => void;
+  /** Replace or update the message list. */
+  setMessages: Dispatch<SetStateAction<Message<TPart>[]>>;
+}

@@ -1,0 +1,32 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
+
+// Django serves the built SPA on the same origin (index.html at "/", assets at
+// "/assets/..."), so the refresh cookie can stay SameSite=Strict and no CORS is
+// needed. In development Vite proxies the backend paths to Django instead.
+const backend = "http://127.0.0.1:8000";
+
+export default defineConfig({
+  base: "/",
+  plugins: [react()],
+  server: {
+    proxy: {
+      "/api": { target: backend },
+      "/admin": { target: backend },
+      "/static": { target: backend },
+      "/ws": { target: backend, ws: true },
+    },
+  },
+  build: {
+    outDir: "dist",
+    assetsDir: "assets",
+    emptyOutDir: true,
+    sourcemap: false,
+  },
+  test: {
+    environment: "jsdom",
+    setupFiles: ["./src/test-setup.ts"],
+    include: ["src/**/*.test.{ts,tsx}"],
+    restoreMocks: true,
+  },
+});

@@ -1,0 +1,155 @@
+"""Shared fixtures: real server processes, service detection, three users.
+
+Live-server tests talk to a real Daphne process over loopback. That process
+uses the test database pytest-django created, so a test that drives it must
+use ``transactional_db`` (or ``app_server``, which requests it): rows it
+writes are committed and visible to the server, and are flushed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _db_is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    skip_redis = pytest.mark.skip(reason="needs Redis: run with REDIS_URL=redis://...")
+    for item in items:
+        if "postgres" in item.keywords and not _db_is_postgres():
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_database_url() -> str:
+    """A DATABASE_URL pointing at the database pytest-django created."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db.get("USER") or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+@dataclass
+class ServerProcess:
+    """A Daphne process serving ``chatproject.asgi:application`` on loopback."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_server(log_dir: Path, extra_env: dict[str, str] | None = None) -> ServerProcess:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": shared_database_url(),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(extra_env or {})
+    log_path = log_dir / f"server-{port}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "chatproject.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    server = ServerProcess(
+        url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, env=env
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy:\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def server_factory(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator:
+    """Start extra server processes with their own environment (stopped at session end)."""
+    started: list[ServerProcess] = []
+    log_dir = tmp_path_factory.mktemp("servers")
+
+    def factory(**extra_env: str) -> ServerProcess:
+        server = start_server(log_dir, extra_env)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _session_server(server_factory) -> ServerProcess:
+    return server_factory()
+
+
+@pytest.fixture
+def app_server(_session_server: ServerProcess, transactional_db) -> ServerProcess:
+    """The shared Daphne process, with this test's rows committed where it can see them."""
+    assert _session_server.process.poll() is None, _session_server.log()
+    return _session_server
