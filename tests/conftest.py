@@ -153,3 +153,39 @@ def app_server(_session_server: ServerProcess, transactional_db) -> ServerProces
     """The shared Daphne process, with this test's rows committed where it can see them."""
     assert _session_server.process.poll() is None, _session_server.log()
     return _session_server
+
+
+# --------------------------------------------------------------------------
+# Three users: the owner of things, a second user, and an outsider who must
+# get 404 on the owner's things.
+# --------------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def _make_user(django_user_model, username: str):
+    return django_user_model.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return _make_user(django_user_model, "owner")
+
+
+@pytest.fixture
+def second_user(django_user_model):
+    return _make_user(django_user_model, "second")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return _make_user(django_user_model, "outsider")
+
+
+def bearer(user) -> dict[str, str]:
+    """HTTP headers carrying a fresh access token for ``user``."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
