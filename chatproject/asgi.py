@@ -24,10 +24,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
 from chat.routing import websocket_urlpatterns
+from chatproject.static_files import StaticFilesApp
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": StaticFilesApp(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

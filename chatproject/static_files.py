@@ -1,0 +1,78 @@
+"""Static files and the SPA's assets, served at the ASGI layer.
+
+WhiteNoise does the hard parts (the file index, compressed variants, ETags,
+``immutable`` caching of hashed names), but its Django middleware is sync-only:
+under ASGI one sync middleware turns every request, API and SSE included, into
+a hop through a worker thread. So we keep WhiteNoise's index and responders and
+answer matching GET/HEAD requests here, before Django; everything else goes on
+to Django untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+CHUNK_SIZE = 64 * 1024
+
+
+def _meta(scope: dict[str, Any]) -> dict[str, str]:
+    """The ``request.META`` subset WhiteNoise reads (conditional and range headers)."""
+    meta = {}
+    for name, value in scope.get("headers", []):
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        meta[key] = value.decode("latin-1")
+    return meta
+
+
+class _Files(WhiteNoiseMiddleware):
+    def immutable_file_test(self, path: str, url: str) -> bool:
+        # Vite writes only content-hashed names under assets/; the rest is
+        # WhiteNoise's own test (hashed names from the manifest storage).
+        return url.startswith("/assets/") or super().immutable_file_test(path, url)
+
+
+class StaticFilesApp:
+    """ASGI wrapper: serve a known static file, else call the wrapped app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        # Reads STATIC_ROOT, WHITENOISE_ROOT and the other WHITENOISE_* settings.
+        self.whitenoise = _Files(get_response=None)
+
+    def _find(self, path: str):
+        if self.whitenoise.autorefresh:
+            return self.whitenoise.find_file(path)
+        return self.whitenoise.files.get(path)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            if self.whitenoise.autorefresh:
+                # Development only: finders touch the disk.
+                static_file = await asyncio.to_thread(self._find, scope["path"])
+            else:
+                static_file = self._find(scope["path"])
+            if static_file is not None:
+                await self._serve(static_file, scope, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, static_file: Any, scope: dict[str, Any], send: Any) -> None:
+        response = await asyncio.to_thread(static_file.get_response, scope["method"], _meta(scope))
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        await send(
+            {"type": "http.response.start", "status": int(response.status), "headers": headers}
+        )
+        file = response.file
+        try:
+            while file is not None:
+                chunk = await asyncio.to_thread(file.read, CHUNK_SIZE)
+                if not chunk:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            if file is not None:
+                file.close()
+        await send({"type": "http.response.body", "body": b""})
