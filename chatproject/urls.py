@@ -7,6 +7,7 @@ a probe falls through to the single-page app, which routes on the client.
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from chatproject import health, spa
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/", include("chat.urls")),
     # Client-side routes of the SPA; never API, admin or static paths.
