@@ -40,10 +40,14 @@ endif
 install: $(VENV)/.installed $(FRONTEND_BUILT)
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v 0
 
+DEMO_USER ?= 1
+
 run: install
+	@if [ "$(DEMO_USER)" != "0" ]; then DJANGO_DEBUG=1 $(PY) manage.py seed_demo --if-empty; fi
 	@echo ""
 	@echo "  Chat starter on http://$(HOST):$(PORT)/"
-	@echo "  Sign up on the login page, or create an admin: $(PY) manage.py createsuperuser"
+	@echo "  Log in with the demo user printed above (first run only), sign up on the"
+	@echo "  login page, or create an admin: $(PY) manage.py createsuperuser"
 	@echo ""
 	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) chatproject.asgi:application
 
