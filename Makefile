@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: install run test test-python test-frontend test-e2e e2e-deps lint bench clean help
+.PHONY: install run test test-python test-frontend e2e-deps lint bench clean help
 
 help:
 	@echo "make run    - install everything, migrate, serve http://$(HOST):$(PORT)"
@@ -49,10 +49,12 @@ run: install
 	@echo "  Log in with the demo user printed above (first run only), sign up on the"
 	@echo "  login page, or create an admin: $(PY) manage.py createsuperuser"
 	@echo ""
-	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) chatproject.asgi:application
+	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --access-log /dev/null chatproject.asgi:application
 
+# Two pytest processes: the browser tests need one of their own (tests/conftest.py).
 test-python: $(VENV)/.installed
 	$(BIN)/pytest
+	E2E=1 $(BIN)/pytest tests/e2e
 
 ifneq ($(wildcard frontend/package.json),)
 test-frontend: frontend/node_modules/.installed
@@ -62,14 +64,30 @@ test-frontend:
 	@echo "no frontend yet"
 endif
 
-test: install test-python test-frontend
+# Browser tests drive Debian's Chromium; install it when missing and we may.
+e2e-deps:
+	@if [ -x /usr/bin/chromium ] || [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium not found and apt-get unavailable (not root): browser tests will be skipped"; \
+	fi
+
+test: install e2e-deps test-python test-frontend
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: install
-	$(PY) -m tests.bench
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev,bench]'
+	@touch $@
+
+# BENCH_ARGS="--quick" for the smoke subset; see `python -m tests.bench --help`.
+bench: install $(VENV)/.bench-installed
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles db.test.sqlite3
+	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles db.test.sqlite3 test-artifacts

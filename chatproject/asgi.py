@@ -20,15 +20,25 @@ except EnvError as error:
     print(f"configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
-from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 
-from chat.routing import websocket_urlpatterns
-from chatproject.static_files import StaticFilesApp
+def _build_application():
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+    from django.urls import get_resolver
 
-application = ProtocolTypeRouter(
-    {
-        "http": StaticFilesApp(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
-    }
-)
+    from chat.routing import websocket_urlpatterns
+    from chatproject.static_files import StaticFilesApp
+
+    # Import every view module now rather than on the first request, which
+    # would otherwise pay ~2 s for the Agents SDK and friends.
+    get_resolver().url_patterns  # noqa: B018
+
+    return ProtocolTypeRouter(
+        {
+            "http": StaticFilesApp(django_asgi_app),
+            "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        }
+    )
+
+
+application = _build_application()
