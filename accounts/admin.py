@@ -1,6 +1,201 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+"""Admin: users with their keys and sessions, API keys, token families.
 
-from accounts.models import User
+An API key is created through ``api_key_create``; its plaintext is rendered once
+on the page that answers the form (not stored, not put in a message cookie, not
+shown again). Outstanding/blacklisted tokens are SimpleJWT's own admin pages.
+"""
 
-admin.site.register(User, UserAdmin)
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # keys are made on the API key page, where the plaintext is shown
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password form, through the service that ends the user's sessions."""
+
+    def save(self, commit: bool = True):
+        return services.user_password_change(
+            user=self.user, password=self.cleaned_data["password1"]
+        )
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    inlines = [ApiKeyInline]
+    change_password_form = PasswordChangeForm
+    actions = ["revoke_all_sessions"]
+
+    @admin.action(description="Revoke all sessions (refresh tokens)")
+    def revoke_all_sessions(self, request, queryset) -> None:
+        total = sum(
+            services.user_sessions_revoke(user=user, reason=RevokeReason.ADMIN) for user in queryset
+        )
+        self.message_user(request, f"Revoked {total} session(s).", messages.SUCCESS)
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Revoked"), ("no", "Not revoked"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        return queryset
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = "expired"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Expired"), ("no", "Not expired"))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(expires_at__lte=now)
+        if self.value() == "no":
+            return queryset.exclude(expires_at__lte=now)
+        return queryset
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, initial=[Scope.CHAT], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("user", "name", "scopes", "expires_at")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "user",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (("user", admin.RelatedOnlyFieldListFilter), RevokedFilter, ExpiredFilter)
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    actions = ["revoke"]
+    readonly_fields = (
+        "user",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    fields = ("user", "name", *readonly_fields[1:])
+    raw_id_fields = ("user",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ApiKeyAddForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def add_view(self, request, form_url="", extra_context=None):
+        response = super().add_view(request, form_url, extra_context)
+        plaintext = getattr(request, "_api_key_plaintext", None)
+        if plaintext is None:
+            return response
+        # Rendered, never redirected: the plaintext exists only in this response.
+        page = TemplateResponse(
+            request,
+            "admin/accounts/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "API key created",
+                "key": request._api_key_object,
+                "plaintext": plaintext,
+            },
+        )
+        page["Cache-Control"] = "no-store"
+        return page
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plaintext = services.api_key_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+        )
+        obj.pk = key.pk
+        request._api_key_plaintext = plaintext
+        request._api_key_object = key
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset) -> None:
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
+            services.api_key_revoke(api_key=key)
+        self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
+
+
+@admin.register(TokenFamily)
+class TokenFamilyAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "created_at",
+        "last_rotated_at",
+        "rotations",
+        "revoked_at",
+        "revoke_reason",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "revoke_reason")
+    search_fields = ("user__username", "id")
+    list_select_related = ("user",)
+    readonly_fields = [field.name for field in TokenFamily._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected sessions")
+    def revoke(self, request, queryset) -> None:
+        revoked = sum(services.token_family_revoke(family=family) for family in queryset)
+        self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)

@@ -1,6 +1,13 @@
-"""Accounts: the custom user model (from the first migration on)."""
+"""Accounts: the custom user, refresh-token families and API keys."""
 
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -9,3 +16,82 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "accounts_user"
+
+
+class RevokeReason(models.TextChoices):
+    LOGOUT = "logout", "logout"
+    LOGOUT_ALL = "logout_all", "logout everywhere"
+    REUSE = "reuse", "refresh token reused"
+    PASSWORD_CHANGE = "password_change", "password changed"
+    DEACTIVATED = "deactivated", "user deactivated"
+    ADMIN = "admin", "revoked by an administrator"
+
+
+class TokenFamily(models.Model):
+    """One login session: the chain of refresh tokens that rotation produces.
+
+    A login starts a family; every rotation replaces ``current_jti``. Only the
+    token whose jti is ``current_jti`` may be exchanged. A signed refresh token of
+    this family with any other jti was already rotated, so presenting it is reuse
+    (a stolen copy, or the victim after the thief): the whole family is revoked and
+    both parties must log in again (Auth0's "automatic reuse detection").
+
+    ``password_fingerprint`` pins the family to the password it was started with,
+    so a password change made by any path (admin, shell, ``changepassword``) ends it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families"
+    )
+    current_jti = models.CharField(max_length=64)
+    password_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    rotations = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
+
+    class Meta:
+        verbose_name = "session (token family)"
+        verbose_name_plural = "sessions (token families)"
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"session {str(self.id)[:8]} of {self.user_id}"
+
+
+class Scope(models.TextChoices):
+    """What an API key may do. JWT users (the browser) may do everything."""
+
+    CHAT = "chat", "chat and conversations"
+    KEYS_READ = "keys:read", "list own API keys"
+
+
+class ApiKey(models.Model):
+    """An API key as healthchecks stores them: the visible ``prefix`` finds the row,
+    only an HMAC digest of the whole key (with a per-deployment pepper) is kept, and
+    the comparison is constant-time. The plaintext is shown once, at creation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.name} (sk_{self.prefix}_…)"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -17,7 +17,6 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 WWW_AUTHENTICATE = 'Bearer realm="api"'
 
@@ -68,6 +67,10 @@ def _first_code(codes: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error response gets ``detail`` and ``code``."""
+    # Imported here: rest_framework.views resolves DEFAULT_AUTHENTICATION_CLASSES at
+    # import time, and those classes (accounts.authentication) import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, ApiError):
         return Response(exc.payload(), status=exc.status, headers=exc.headers)
     if isinstance(exc, RequestDataTooBig):

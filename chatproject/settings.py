@@ -8,6 +8,8 @@ channel layer, local-memory cache, offline demo model); ``DATABASE_URL`` and
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,14 +51,15 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "accounts",
     "chat",
 ]
 
 MIDDLEWARE = [
+    "chatproject.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,7 +158,8 @@ else:
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
-# The SPA's hashed assets are served from the site root ("/assets/...").
+# Static files and the SPA's assets ("/assets/...") are served by WhiteNoise's
+# index at the ASGI layer (chatproject/static_files.py), not by its middleware.
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -174,7 +178,22 @@ STORAGES = {
 # --------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # JWT first: a 401 then carries its WWW-Authenticate header (see accounts/authentication.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
+    ],
+    # Auth limits (accounts/throttles.py). Failed logins count per username and per
+    # IP; successful logins do not count.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_failures_username": env.str("THROTTLE_LOGIN_FAILURES_USERNAME", default="5/min"),
+        "login_failures_ip": env.str("THROTTLE_LOGIN_FAILURES_IP", default="20/min"),
+        "refresh": env.str("THROTTLE_REFRESH", default="60/min"),
+        "register": env.str("THROTTLE_REGISTER", default="10/min"),
+    },
+    # Client IP for throttling is REMOTE_ADDR unless this many proxies (each adding
+    # to X-Forwarded-For) sit in front; DRF's default (None) trusts a spoofable header.
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0, min_value=0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -192,6 +211,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Streaming chat with JWT and API-key authentication.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: no CDN, CSP-friendly.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --------------------------------------------------------------------------
@@ -201,21 +224,51 @@ SPECTACULAR_SETTINGS = {
 
 JWT_ACCESS_SECONDS = env.int("JWT_ACCESS_SECONDS", default=300, min_value=1)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7, min_value=1)
+JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=10, min_value=0)
+if JWT_LEEWAY_SECONDS > 30:
+    raise EnvError("JWT_LEEWAY_SECONDS", "an integer from 0 to 30")
+JWT_ALGORITHM = env.choice(
+    "JWT_ALGORITHM", default="HS256", choices=("HS256", "HS384", "HS512", "RS256", "ES256")
+)
+# Tokens are signed with JWT_SIGNING_KEY (default: the secret key). To rotate it
+# without logging everyone out, move the old value to JWT_SIGNING_KEY_FALLBACKS
+# (comma list, verify only) for one refresh lifetime. README "Security model".
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY") or SECRET_KEY
+JWT_SIGNING_KEY_FALLBACKS = env.list("JWT_SIGNING_KEY_FALLBACKS", default=[])
+JWT_VERIFYING_KEY = env.str("JWT_VERIFYING_KEY")
+if not JWT_ALGORITHM.startswith("HS") and not (env.is_set("JWT_SIGNING_KEY") and JWT_VERIFYING_KEY):
+    raise EnvError(
+        "JWT_VERIFYING_KEY", f"a PEM public key, with a PEM JWT_SIGNING_KEY, for {JWT_ALGORITHM}"
+    )
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_SECONDS),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "VERIFYING_KEY": JWT_VERIFYING_KEY or "",
     "ISSUER": env.str("JWT_ISSUER", default="chatproject"),
     "AUDIENCE": env.str("JWT_AUDIENCE", default="chatproject-api"),
-    "LEEWAY": 10,
+    "LEEWAY": JWT_LEEWAY_SECONDS,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
 }
+# The refresh token lives only in this cookie: HttpOnly, SameSite=Strict, sent only
+# to the auth endpoints, Secure unless DEBUG (plain-HTTP development).
+REFRESH_COOKIE_NAME = "refresh_token"
+REFRESH_COOKIE_PATH = "/api/auth/"
+REFRESH_COOKIE_SECURE = not DEBUG
+# API keys are stored as HMAC-SHA256(pepper, key). Set API_KEY_PEPPER explicitly
+# before you ever rotate DJANGO_SECRET_KEY: changing the pepper invalidates every key.
+API_KEY_PEPPER = (
+    env.str("API_KEY_PEPPER")
+    or hmac.new(SECRET_KEY.encode(), b"chatproject.api-key-pepper", hashlib.sha256).hexdigest()
+)
+API_KEY_LAST_USED_INTERVAL = 60  # seconds between last_used_at writes per key
+AUTH_THROTTLE_CACHE_PREFIX = "auth-throttle"
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=DEBUG)
 
 # --------------------------------------------------------------------------
@@ -231,6 +284,24 @@ CHAT_MODEL_API = env.choice(
     "CHAT_MODEL_API", default=_default_model_api, choices=("responses", "chat_completions")
 )
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=32_000, min_value=1)
+CHAT_INSTRUCTIONS = env.str(
+    "CHAT_INSTRUCTIONS",
+    default=(
+        "You are a helpful, concise assistant. Answer in Markdown. Use the tools when a "
+        "question needs the current date or time or exact arithmetic."
+    ),
+)
+# Tracing posts run traces to OpenAI; off unless asked for.
+CHAT_TRACING = env.bool("CHAT_TRACING", default=False)
+CHAT_MAX_TURNS = env.int("CHAT_MAX_TURNS", default=10, min_value=1)
+CHAT_UPSTREAM_TIMEOUT_SECONDS = env.int("CHAT_UPSTREAM_TIMEOUT_SECONDS", default=120, min_value=1)
+CHAT_UPSTREAM_MAX_RETRIES = env.int("CHAT_UPSTREAM_MAX_RETRIES", default=2, min_value=0)
+# ": ping" after this much silence keeps idle proxies from closing the stream.
+CHAT_PING_MS = env.int("CHAT_PING_MS", default=15_000, min_value=10)
+# A run lock older than this is treated as abandoned (a crashed worker).
+CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_value=1)
+# Pause between the offline demo model's tokens (0 in tests).
+CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
 
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
@@ -259,15 +330,24 @@ if not DEBUG:
 # Logging
 # --------------------------------------------------------------------------
 
+LOG_FORMAT = env.choice("LOG_FORMAT", default="plain", choices=("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatproject.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {
         "handlers": ["console"],
         "level": env.choice(
             "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
         ),
+    },
+    "loggers": {
+        # Our one line per request replaces Django's and Daphne's access lines.
+        "django.request": {"level": "ERROR"},
+        "django.channels.server": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,336 @@
+"""The one authenticator: "who is this request?" for every entry point.
+
+- DRF views: ``JWTAuthentication`` (first, so a 401 carries
+  ``WWW-Authenticate: Bearer realm="api"``) and ``ApiKeyAuthentication``.
+- Plain async Django views (the SSE chat view): ``await authenticate_request(request)``.
+- Channels WebSocket scopes: ``await authenticate_scope(scope)``.
+
+All three read the same credentials and apply the same rules, with the same
+error codes: ``not_authenticated``, ``token_not_valid``, ``api_key_invalid``,
+``user_inactive`` (401), ``ambiguous_credentials`` (400, a Bearer token and an
+API key on one request), ``insufficient_scope`` (403).
+
+Cost per request: a JWT is verified on the CPU and costs one query (the user
+row, for ``is_active``); an API key costs one query (key joined with its user)
+plus, at most once a minute per key, an ``UPDATE`` of ``last_used_at``.
+
+API keys are opt-in per view: a DRF view accepts a key only if it declares
+``required_scope`` (a scope, ``ANY_SCOPE``, or a ``{method: scope}`` dict).
+JWT users (the browser) have every scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from accounts import apikeys, tokens
+from accounts.models import ApiKey, User
+from chatproject.errors import WWW_AUTHENTICATE, ApiError
+
+logger = logging.getLogger(__name__)
+
+ANY_SCOPE = "*"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller. ``scopes is None`` means a JWT user: every scope."""
+
+    user: User
+    api_key: ApiKey | None
+    scopes: frozenset[str] | None
+    # When the access token expires (JWT only): a WebSocket closes then.
+    token_expires_at: datetime | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope == ANY_SCOPE or scope in self.scopes
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    kind: Literal["jwt", "api_key"]
+    value: str
+
+
+def not_authenticated() -> ApiError:
+    return ApiError(401, "not_authenticated", "Authentication credentials were not provided.")
+
+
+def user_inactive() -> ApiError:
+    return ApiError(401, "user_inactive", "This account is inactive.")
+
+
+def insufficient_scope(scope: str | None) -> ApiError:
+    if scope is None:
+        return ApiError(403, "insufficient_scope", "This endpoint does not accept API keys.")
+    return ApiError(403, "insufficient_scope", f"This API key lacks the '{scope}' scope.")
+
+
+def _read_credentials(authorization: str | None, api_key: str | None) -> _Credentials | None:
+    authorization = (authorization or "").strip()
+    api_key = (api_key or "").strip()
+    if authorization and api_key:
+        raise ApiError(
+            400, "ambiguous_credentials", "Send either a Bearer token or an API key, not both."
+        )
+    if api_key:
+        return _Credentials("api_key", api_key)
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise ApiError(
+            401,
+            "not_authenticated",
+            "Use 'Authorization: Bearer <access token>' or an 'X-API-Key' header.",
+        )
+    return _Credentials("jwt", token.strip())
+
+
+# --------------------------------------------------------------------------
+# The rules, shared by the sync and async paths (no I/O here)
+# --------------------------------------------------------------------------
+
+
+def _jwt_principal(user: User | None, payload: dict[str, Any]) -> Principal:
+    if user is None:
+        raise tokens.token_invalid("User not found.")
+    if not user.is_active:
+        raise user_inactive()
+    return Principal(
+        user=user, api_key=None, scopes=None, token_expires_at=tokens.expiry_of(payload)
+    )
+
+
+def _key_principal(key: ApiKey | None, plaintext: str, now: datetime) -> Principal:
+    if key is None or not hmac.compare_digest(key.digest, apikeys.digest(plaintext)):
+        raise apikeys.api_key_invalid()
+    if key.revoked_at is not None:
+        raise apikeys.api_key_invalid("This API key has been revoked.")
+    if key.is_expired(now):
+        raise apikeys.api_key_invalid("This API key has expired.")
+    if not key.user.is_active:
+        raise user_inactive()
+    return Principal(user=key.user, api_key=key, scopes=frozenset(key.scopes))
+
+
+def _require_scope(principal: Principal, scope: str | None) -> None:
+    if scope is not None and not principal.has_scope(scope):
+        raise insufficient_scope(scope)
+
+
+def _stale_use_filter(key: ApiKey, now: datetime) -> Q | None:
+    """The ``UPDATE`` condition for ``last_used_at``, or None when it is fresh enough.
+    The condition repeats the check in SQL, so many workers write at most once."""
+    interval = timedelta(seconds=settings.API_KEY_LAST_USED_INTERVAL)
+    if key.last_used_at is not None and key.last_used_at > now - interval:
+        return None
+    return Q(pk=key.pk) & (Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
+
+
+def authenticate_credentials(credentials: _Credentials) -> Principal:
+    """Sync path (DRF views, which run in a thread)."""
+    now = timezone.now()
+    if credentials.kind == "jwt":
+        payload = tokens.decode(credentials.value, kind="access")
+        user = User.objects.filter(pk=tokens.user_id_of(payload)).first()
+        return _jwt_principal(user, payload)
+    prefix = apikeys.prefix_of(credentials.value)
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    principal = _key_principal(key, credentials.value, now)
+    stale = _stale_use_filter(principal.api_key, now)
+    if stale is not None:
+        ApiKey.objects.filter(stale).update(last_used_at=now)
+    return principal
+
+
+# Background last_used_at writes: strong references, so tasks are not collected.
+_background: set[asyncio.Task] = set()
+
+
+async def _touch(condition: Q, now: datetime) -> None:
+    try:
+        await ApiKey.objects.filter(condition).aupdate(last_used_at=now)
+    except Exception:  # never fail a request over a usage timestamp
+        logger.exception("could not record API key use")
+
+
+async def wait_for_background_writes() -> None:
+    """Await pending ``last_used_at`` writes (tests, graceful shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
+
+
+async def aauthenticate_credentials(credentials: _Credentials) -> Principal:
+    """Async path: signature checks on the loop, lookups through the async ORM."""
+    now = timezone.now()
+    if credentials.kind == "jwt":
+        payload = tokens.decode(credentials.value, kind="access")
+        user = await User.objects.filter(pk=tokens.user_id_of(payload)).afirst()
+        return _jwt_principal(user, payload)
+    prefix = apikeys.prefix_of(credentials.value)
+    key = await ApiKey.objects.select_related("user").filter(prefix=prefix).afirst()
+    principal = _key_principal(key, credentials.value, now)
+    stale = _stale_use_filter(principal.api_key, now)
+    if stale is not None:
+        task = asyncio.get_running_loop().create_task(_touch(stale, now))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    return principal
+
+
+async def authenticate_request(request: HttpRequest, *, scope: str | None = None) -> Principal:
+    """Authenticate a plain (async) Django request; raise ``ApiError`` otherwise.
+
+    ``scope`` is what an API key must carry for this endpoint (JWT users have all).
+    """
+    credentials = _read_credentials(
+        request.headers.get("Authorization"), request.headers.get("X-API-Key")
+    )
+    if credentials is None:
+        raise not_authenticated()
+    principal = await aauthenticate_credentials(credentials)
+    _require_scope(principal, scope)
+    return principal
+
+
+def _scope_headers(scope: dict) -> dict[str, str]:
+    headers: dict[str, list[str]] = {}
+    for name, value in scope.get("headers", []):
+        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return {name: ", ".join(values) for name, values in headers.items()}
+
+
+def websocket_bearer_token(protocols: str | None) -> str | None:
+    """The token in ``Sec-WebSocket-Protocol: bearer, <access>``, if that is how it came."""
+    items = [item.strip() for item in (protocols or "").split(",")]
+    if len(items) >= 2 and items[0].lower() == "bearer":
+        return items[1]
+    return None
+
+
+async def authenticate_scope(scope: dict, *, required_scope: str | None = None) -> Principal:
+    """Authenticate a Channels WebSocket scope. The browser sends its access token as
+    ``Sec-WebSocket-Protocol: bearer, <access>`` (never in the query string, which
+    access logs keep); scripts may send ``Authorization`` or ``X-API-Key``."""
+    headers = _scope_headers(scope)
+    authorization = headers.get("authorization")
+    token = websocket_bearer_token(headers.get("sec-websocket-protocol"))
+    if token is not None:
+        if authorization:
+            raise ApiError(400, "ambiguous_credentials", "Send the token once, not in two headers.")
+        authorization = f"Bearer {token}"
+    credentials = _read_credentials(authorization, headers.get("x-api-key"))
+    if credentials is None:
+        raise not_authenticated()
+    principal = await aauthenticate_credentials(credentials)
+    _require_scope(principal, required_scope)
+    return principal
+
+
+# --------------------------------------------------------------------------
+# DRF
+# --------------------------------------------------------------------------
+
+
+class _AuthError(exceptions.APIException):
+    """An ``ApiError`` raised inside DRF authentication. DRF only resets the request's
+    user for ``APIException``s, so the error is carried in one."""
+
+    def __init__(self, error: ApiError) -> None:
+        self.status_code = error.status
+        super().__init__(detail=error.detail, code=error.code)
+
+
+def _drf_credentials(request) -> _Credentials | None:
+    try:
+        return _read_credentials(
+            request.META.get("HTTP_AUTHORIZATION"), request.META.get("HTTP_X_API_KEY")
+        )
+    except ApiError as error:
+        raise _AuthError(error) from None
+
+
+def required_scope_of(view: Any, method: str) -> str | None:
+    """What a view asks of an API key: a scope, ``ANY_SCOPE``, or None (keys refused)."""
+    required = getattr(view, "required_scope", None)
+    if isinstance(required, dict):
+        required = required.get("GET" if method == "HEAD" else method)
+    return required
+
+
+def drf_principal(request) -> Principal:
+    """The ``Principal`` of an authenticated DRF request."""
+    if isinstance(request.auth, ApiKey):
+        return Principal(
+            user=request.user, api_key=request.auth, scopes=frozenset(request.auth.scopes)
+        )
+    expires = tokens.expiry_of(request.auth) if isinstance(request.auth, dict) else None
+    return Principal(user=request.user, api_key=None, scopes=None, token_expires_at=expires)
+
+
+class JWTAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <access>``. ``request.auth`` is the token's claims."""
+
+    def authenticate(self, request):
+        credentials = _drf_credentials(request)
+        if credentials is None or credentials.kind != "jwt":
+            return None
+        try:
+            payload = tokens.decode(credentials.value, kind="access")
+            user = User.objects.filter(pk=tokens.user_id_of(payload)).first()
+            principal = _jwt_principal(user, payload)
+        except ApiError as error:
+            raise _AuthError(error) from None
+        return principal.user, payload
+
+    def authenticate_header(self, request) -> str:
+        return WWW_AUTHENTICATE
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``X-API-Key: sk_…``: ``request.user`` is the key's owner, ``request.auth`` the key.
+    Only views that declare ``required_scope`` accept keys."""
+
+    def authenticate(self, request):
+        credentials = _drf_credentials(request)
+        if credentials is None or credentials.kind != "api_key":
+            return None
+        try:
+            principal = authenticate_credentials(credentials)
+            view = (request.parser_context or {}).get("view")
+            required = required_scope_of(view, request.method)
+            if required is None:
+                raise insufficient_scope(None)
+            _require_scope(principal, required)
+        except ApiError as error:
+            raise _AuthError(error) from None
+        return principal.user, principal.api_key
+
+    def authenticate_header(self, request) -> str:
+        return WWW_AUTHENTICATE
+
+
+class HasScope(BasePermission):
+    """Allow JWT users, and API keys that carry the view's ``required_scope``."""
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            return True
+        required = required_scope_of(view, request.method)
+        if required is None or not drf_principal(request).has_scope(required):
+            raise _AuthError(insufficient_scope(required))
+        return True

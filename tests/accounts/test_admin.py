@@ -1,0 +1,116 @@
+"""Admin: keys created with the plaintext shown once, revoke actions, sessions, staff only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts import apikeys, services
+from accounts.models import ApiKey, RevokeReason, TokenFamily
+
+pytestmark = pytest.mark.django_db
+
+KEY_RE = re.compile(r"sk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+
+
+def test_admin_creates_a_key_and_shows_the_plaintext_once(admin_client, owner):
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_add"),
+        {"user": owner.pk, "name": "from admin", "scopes": ["chat", "keys:read"]},
+    )
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    plaintext = KEY_RE.search(response.content.decode()).group(0)
+    key = ApiKey.objects.get()
+    assert key.user == owner and key.name == "from admin"
+    assert sorted(key.scopes) == ["chat", "keys:read"]
+    assert key.digest == apikeys.digest(plaintext)
+    change = admin_client.get(reverse("admin:accounts_apikey_change", args=[key.pk]))
+    listing = admin_client.get(reverse("admin:accounts_apikey_changelist"))
+    for page in (change, listing):
+        assert page.status_code == 200
+        assert plaintext not in page.content.decode()
+        assert key.prefix in page.content.decode()
+
+
+def test_admin_revoke_action_revokes_selected_keys(admin_client, owner):
+    key, _ = services.api_key_create(user=owner, name="k")
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [key.pk]},
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+@pytest.mark.parametrize("query", ["revoked=yes", "expired=no", "q=", "user__id__exact=1"])
+def test_api_key_list_filters_and_search_work(admin_client, owner, query):
+    key, _ = services.api_key_create(user=owner, name="findme")
+    url = reverse("admin:accounts_apikey_changelist")
+    response = admin_client.get(f"{url}?{query}")
+    assert response.status_code == 200
+    by_prefix = admin_client.get(f"{url}?q={key.prefix}")
+    assert "findme" in by_prefix.content.decode()
+
+
+def test_user_page_lists_keys_inline(admin_client, owner):
+    key, _ = services.api_key_create(user=owner, name="inline-key")
+    response = admin_client.get(reverse("admin:accounts_user_change", args=[owner.pk]))
+    assert response.status_code == 200
+    assert "inline-key" in response.content.decode()
+    assert key.prefix in response.content.decode()
+
+
+def test_revoke_all_sessions_action_ends_the_users_sessions(admin_client, owner, second_user):
+    services.token_family_start(user=owner)
+    services.token_family_start(user=owner)
+    services.token_family_start(user=second_user)
+
+    response = admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "revoke_all_sessions", "_selected_action": [owner.pk]},
+    )
+
+    assert response.status_code == 302
+    assert set(TokenFamily.objects.filter(user=owner).values_list("revoke_reason", flat=True)) == {
+        RevokeReason.ADMIN
+    }
+    assert TokenFamily.objects.get(user=second_user).revoked_at is None
+
+
+def test_admin_password_change_revokes_sessions(admin_client, owner):
+    services.token_family_start(user=owner)
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[owner.pk]),
+        {"password1": "brand-new-password-42", "password2": "brand-new-password-42"},
+    )
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.check_password("brand-new-password-42")
+    assert TokenFamily.objects.get(user=owner).revoke_reason == RevokeReason.PASSWORD_CHANGE
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:token_blacklist_outstandingtoken_changelist",
+        "admin:token_blacklist_blacklistedtoken_changelist",
+        "admin:accounts_tokenfamily_changelist",
+    ],
+)
+def test_token_pages_are_there_for_staff(admin_client, owner, name):
+    services.token_family_start(user=owner)
+    assert admin_client.get(reverse(name)).status_code == 200
+
+
+def test_non_staff_users_are_sent_to_the_admin_login(client, owner):
+    from tests.conftest import PASSWORD
+
+    client.login(username="owner", password=PASSWORD)
+    response = client.get(reverse("admin:accounts_apikey_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

@@ -1,0 +1,124 @@
+"""Limits: failed logins per username and per IP, refresh and register per IP."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from accounts import throttles
+from tests.accounts.conftest import login, post_json, refresh
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_throttled(response) -> int:
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 60
+    return wait
+
+
+def test_default_limits_are_the_documented_ones():
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert rates == {
+        "login_failures_username": "5/min",
+        "login_failures_ip": "20/min",
+        "refresh": "60/min",
+        "register": "10/min",
+    }
+
+
+def test_sixth_failed_login_for_a_username_is_429_even_with_the_right_password(client, owner):
+    for _ in range(5):
+        assert login(client, "owner", "wrong").status_code == 401
+
+    assert_throttled(login(client, "owner", "wrong"))
+    assert_throttled(login(client, "owner", PASSWORD))
+    # Another username from the same IP is still fine (IP limit is 20).
+    assert login(client, "second", "wrong").status_code == 401
+
+
+def test_successful_logins_do_not_count(client, owner):
+    for _ in range(8):
+        assert login(client, "owner").status_code == 200
+    for _ in range(4):
+        assert login(client, "owner", "wrong").status_code == 401
+    assert login(client, "owner").status_code == 200
+
+
+def test_failed_logins_per_ip_are_limited_to_20_across_usernames(client, owner):
+    for index in range(20):
+        assert login(client, f"user{index}", "wrong").status_code == 401
+
+    assert_throttled(login(client, "owner", PASSWORD))
+    other = client.post(
+        "/api/auth/token",
+        data={"username": "owner", "password": PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert other.status_code == 200
+
+
+def test_spoofed_x_forwarded_for_does_not_escape_the_ip_limit(client, owner):
+    for index in range(20):
+        login(client, f"user{index}", "wrong")
+    response = client.post(
+        "/api/auth/token",
+        data={"username": "owner", "password": PASSWORD},
+        content_type="application/json",
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    assert_throttled(response)
+
+
+def test_refresh_is_limited_per_ip(client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "refresh": "3/min",
+        },
+    }
+    for _ in range(3):
+        assert refresh(client).status_code == 401  # no cookie, but it counts
+    assert_throttled(refresh(client))
+
+
+def test_register_is_limited_to_10_a_minute_per_ip(client):
+    for index in range(10):
+        response = post_json(
+            client,
+            "/api/auth/register",
+            {"username": f"new{index}", "password": "a-long-enough-password-1"},
+        )
+        assert response.status_code == 201
+    response = post_json(
+        client, "/api/auth/register", {"username": "new10", "password": "a-long-enough-password-1"}
+    )
+    assert_throttled(response)
+
+
+def test_retry_after_is_when_the_sliding_window_lets_one_more_through():
+    name, ident, start = (
+        "login_failures_username",
+        "someone",
+        60 * 16_667 + 20.0,
+    )  # 20 s into a window
+    for _ in range(5):
+        throttles.hit(name, ident, now=start)
+
+    wait = throttles.retry_after(name, ident, now=start)
+
+    assert wait in (40, 41)  # 40 s to the end of the window (rounded up)
+    assert throttles.retry_after(name, ident, now=start + wait - 1) is not None
+    assert throttles.retry_after(name, ident, now=start + wait + 1) is None
+
+
+def test_bad_rate_setting_fails_loudly():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured):
+        throttles.parse_rate("five per minute")
