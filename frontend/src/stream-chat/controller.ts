@@ -38,9 +38,7 @@ export function updateMessage<TPart>(
 }
 
 function isTextPart(part: unknown): part is TextPart {
-  return (
-    typeof part === "object" && part !== null && (part as { type?: unknown }).type === "text"
-  );
+  return typeof part === "object" && part !== null && (part as { type?: unknown }).type === "text";
 }
 
 /** Append `delta` to the last text part of message `id`, or start a text part. */

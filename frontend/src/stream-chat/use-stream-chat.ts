@@ -2,7 +2,14 @@
  * `useStreamChat`: chat state around a transport. The public API matches
  * `@deltakit/react` 0.2 (shared/stream-chat-api.md).
  */
-import { type SetStateAction, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import {
+  type SetStateAction,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+} from "react";
 import {
   appendPart as appendPartTo,
   appendText as appendTextTo,
@@ -154,7 +161,10 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
 
   /** Start (or resume) a run; a transport that throws fails the run at once. */
   const launch = useCallback(
-    (run: ActiveRun, begin: (context: TransportContext<TPart, TEvent>) => TransportRun | undefined) => {
+    (
+      run: ActiveRun,
+      begin: (context: TransportContext<TPart, TEvent>) => TransportRun | undefined,
+    ) => {
       const context = createContext(run);
       activeRef.current = run;
       setIsLoading(true);

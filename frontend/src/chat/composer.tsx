@@ -1,0 +1,67 @@
+import { type FormEvent, type KeyboardEvent, useId, useState } from "react";
+
+/** The message box: Enter sends, Shift+Enter adds a line; Stop while streaming. */
+export function Composer({
+  isLoading,
+  disabled,
+  onSend,
+  onStop,
+}: {
+  isLoading: boolean;
+  disabled?: boolean;
+  onSend: (text: string) => void;
+  onStop: () => void;
+}) {
+  const [text, setText] = useState("");
+  const id = useId();
+
+  function submit() {
+    const trimmed = text.trim();
+    if (!trimmed || isLoading || disabled) return;
+    onSend(trimmed);
+    setText("");
+  }
+
+  function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    submit();
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    // isComposing: Enter that confirms an IME composition must not send.
+    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  }
+
+  return (
+    <form className="composer" onSubmit={onSubmit}>
+      <label htmlFor={id} className="visually-hidden">
+        Message
+      </label>
+      <textarea
+        id={id}
+        value={text}
+        rows={2}
+        placeholder="Send a message…"
+        aria-describedby={`${id}-hint`}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+        disabled={disabled}
+      />
+      <span id={`${id}-hint`} className="visually-hidden">
+        Enter sends, Shift+Enter adds a new line.
+      </span>
+      {isLoading ? (
+        <button type="button" className="stop" onClick={onStop}>
+          Stop
+        </button>
+      ) : (
+        <button type="submit" className="primary" disabled={disabled || !text.trim()}>
+          Send
+        </button>
+      )}
+    </form>
+  );
+}

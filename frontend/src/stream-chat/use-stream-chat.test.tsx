@@ -1,0 +1,422 @@
+import { act, render, screen } from "@testing-library/react";
+import { StrictMode } from "react";
+import { describe, expect, it, vi } from "vitest";
+import type {
+  ChatTransport,
+  Message,
+  SSEEvent,
+  TransportContext,
+  UseStreamChatOptions,
+  UseStreamChatReturn,
+} from "./index";
+import { useStreamChat } from "./index";
+
+/** A transport whose runs the test drives by hand. */
+function fakeTransport() {
+  const runs: {
+    message: string;
+    context: TransportContext;
+    stop: ReturnType<typeof vi.fn>;
+    close: ReturnType<typeof vi.fn>;
+  }[] = [];
+  const transport: ChatTransport = {
+    start({ message, context }) {
+      const run = { message, context, stop: vi.fn(), close: vi.fn() };
+      runs.push(run);
+      return { stop: run.stop, close: run.close };
+    },
+  };
+  const last = () => {
+    const run = runs[runs.length - 1];
+    if (!run) throw new Error("no run started");
+    return run;
+  };
+  return { transport, runs, last };
+}
+
+function textOf(message: Message): string {
+  return message.parts.map((p) => (p.type === "text" ? p.text : `[${p.type}]`)).join("");
+}
+
+type ChatRef = { current: UseStreamChatReturn | null };
+
+/** The tiny harness: renders the hook's state as text and exposes its return value. */
+function Harness(props: { options: UseStreamChatOptions; chatRef: ChatRef }) {
+  const chat = useStreamChat(props.options);
+  props.chatRef.current = chat;
+  return (
+    <div>
+      <p data-testid="loading">{String(chat.isLoading)}</p>
+      <p data-testid="error">{chat.error?.message ?? ""}</p>
+      <ul>
+        {chat.messages.map((m) => (
+          <li key={m.id}>{`${m.role}: ${textOf(m)}`}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function renderHarness(options: UseStreamChatOptions) {
+  const chatRef: ChatRef = { current: null };
+  const view = render(<Harness options={options} chatRef={chatRef} />);
+  const chat = () => {
+    if (!chatRef.current) throw new Error("not rendered");
+    return chatRef.current;
+  };
+  const rerender = (next: UseStreamChatOptions) =>
+    view.rerender(<Harness options={next} chatRef={chatRef} />);
+  const items = () => screen.queryAllByRole("listitem").map((li) => li.textContent);
+  return { chat, rerender, items, unmount: view.unmount };
+}
+
+function sseResponse(chunks: string[], init: ResponseInit = {}): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { "Content-Type": "text/event-stream" },
+    ...init,
+  });
+}
+
+describe("useStreamChat", () => {
+  it("starts from initialMessages, idle and without error", () => {
+    const { transport } = fakeTransport();
+    const initial: Message[] = [{ id: "m1", role: "user", parts: [{ type: "text", text: "hi" }] }];
+    const { chat, items } = renderHarness({ transport, initialMessages: initial });
+    expect(items()).toEqual(["user: hi"]);
+    expect(chat().isLoading).toBe(false);
+    expect(chat().error).toBeNull();
+    expect(chat().runId).toBeNull();
+  });
+
+  it("throws without api for the default sse transport", () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(() => renderHarness({})).toThrow(/api/);
+  });
+
+  it("sendMessage appends the user and an empty assistant message and starts the transport", () => {
+    const { transport, runs } = fakeTransport();
+    const { chat, items } = renderHarness({ transport });
+    act(() => chat().sendMessage("hello"));
+    expect(items()).toEqual(["user: hello", "assistant: "]);
+    expect(chat().isLoading).toBe(true);
+    expect(runs.map((r) => r.message)).toEqual(["hello"]);
+  });
+
+  it("streams text_delta events into the assistant message (default handler)", () => {
+    const { transport, last } = fakeTransport();
+    const { chat, items } = renderHarness({ transport });
+    act(() => chat().sendMessage("hi"));
+    act(() => {
+      last().context.emit({ type: "text_delta", delta: "Hel" });
+      last().context.emit({ type: "tool_call", tool_name: "x", argument: "{}" });
+      last().context.emit({ type: "text_delta", delta: "lo" });
+    });
+    expect(items()).toEqual(["user: hi", "assistant: Hello"]);
+  });
+
+  it("ignores sendMessage while a run is in progress, even twice in one tick", () => {
+    const { transport, runs } = fakeTransport();
+    const { chat, items } = renderHarness({ transport });
+    act(() => {
+      chat().sendMessage("one");
+      chat().sendMessage("two");
+    });
+    act(() => chat().sendMessage("three"));
+    expect(runs).toHaveLength(1);
+    expect(items()).toEqual(["user: one", "assistant: "]);
+  });
+
+  it("finish ends loading, calls onMessage for the assistant and onFinish with all messages", () => {
+    const { transport, last } = fakeTransport();
+    const onFinish = vi.fn();
+    const onMessage = vi.fn();
+    const { chat } = renderHarness({ transport, onFinish, onMessage });
+    act(() => chat().sendMessage("hi"));
+    expect(onMessage).toHaveBeenCalledTimes(1);
+    expect(onMessage.mock.calls[0]?.[0]).toMatchObject({
+      role: "user",
+      parts: [{ type: "text", text: "hi" }],
+    });
+    act(() => {
+      last().context.emit({ type: "text_delta", delta: "there" });
+      last().context.finish();
+    });
+    expect(chat().isLoading).toBe(false);
+    expect(onMessage).toHaveBeenCalledTimes(2);
+    expect(onMessage.mock.calls[1]?.[0]).toMatchObject({
+      role: "assistant",
+      parts: [{ type: "text", text: "there" }],
+    });
+    expect(onFinish).toHaveBeenCalledTimes(1);
+    const finished = onFinish.mock.calls[0]?.[0] as Message[];
+    expect(finished.map(textOf)).toEqual(["hi", "there"]);
+    // A new send works after finish.
+    act(() => chat().sendMessage("again"));
+    expect(chat().isLoading).toBe(true);
+  });
+
+  it("fail sets error, ends loading, calls onError; the next send resets error", () => {
+    const { transport, last } = fakeTransport();
+    const onError = vi.fn();
+    const onFinish = vi.fn();
+    const { chat } = renderHarness({ transport, onError, onFinish });
+    act(() => chat().sendMessage("hi"));
+    const failure = new Error("Chat request failed: 500 Internal Server Error");
+    act(() => last().context.fail(failure));
+    expect(chat().error).toBe(failure);
+    expect(chat().isLoading).toBe(false);
+    expect(onError).toHaveBeenCalledWith(failure);
+    expect(onFinish).not.toHaveBeenCalled();
+    expect(screen.getByTestId("error")).toHaveTextContent("500");
+    act(() => chat().sendMessage("retry"));
+    expect(chat().error).toBeNull();
+  });
+
+  it("a transport that throws at start fails the run instead of crashing", () => {
+    const onError = vi.fn();
+    const transport: ChatTransport = {
+      start() {
+        throw new Error("boom");
+      },
+    };
+    const { chat } = renderHarness({ transport, onError });
+    act(() => chat().sendMessage("hi"));
+    expect(onError).toHaveBeenCalledWith(expect.objectContaining({ message: "boom" }));
+    expect(chat().isLoading).toBe(false);
+  });
+
+  it("stop aborts the run, keeps the partial reply and ignores later events", () => {
+    const { transport, last } = fakeTransport();
+    const onError = vi.fn();
+    const onFinish = vi.fn();
+    const { chat, items } = renderHarness({ transport, onError, onFinish });
+    act(() => chat().sendMessage("hi"));
+    act(() => last().context.emit({ type: "text_delta", delta: "part" }));
+    act(() => chat().stop());
+    expect(last().stop).toHaveBeenCalledTimes(1);
+    expect(chat().isLoading).toBe(false);
+    const abort = new DOMException("aborted", "AbortError");
+    act(() => {
+      last().context.emit({ type: "text_delta", delta: "late" });
+      last().context.fail(abort);
+      last().context.finish();
+    });
+    expect(items()).toEqual(["user: hi", "assistant: part"]);
+    expect(onError).not.toHaveBeenCalled();
+    expect(onFinish).not.toHaveBeenCalled();
+    expect(() => act(() => chat().stop())).not.toThrow();
+  });
+
+  it("an AbortError reported by a transport ends the run without onError", () => {
+    const { transport, last } = fakeTransport();
+    const onError = vi.fn();
+    const { chat } = renderHarness({ transport, onError });
+    act(() => chat().sendMessage("hi"));
+    act(() => last().context.fail(new DOMException("aborted", "AbortError")));
+    expect(onError).not.toHaveBeenCalled();
+    expect(chat().error).toBeNull();
+    expect(chat().isLoading).toBe(false);
+  });
+
+  it("onEvent replaces the default handler and its helpers act on the assistant message", () => {
+    const { transport, last } = fakeTransport();
+    const seen: SSEEvent[] = [];
+    const { chat, items } = renderHarness({
+      transport,
+      onEvent(event, helpers) {
+        seen.push(event);
+        if (event.type === "tool_call") {
+          helpers.appendPart({ type: "tool_call", tool_name: event.tool_name, argument: "{}" });
+          helpers.appendText("after tool");
+        }
+      },
+    });
+    act(() => chat().sendMessage("hi"));
+    act(() => {
+      last().context.emit({ type: "text_delta", delta: "ignored by custom handler" });
+      last().context.emit({ type: "tool_call", tool_name: "clock", argument: "{}" });
+    });
+    expect(seen.map((e) => e.type)).toEqual(["text_delta", "tool_call"]);
+    expect(items()).toEqual(["user: hi", "assistant: [tool_call]after tool"]);
+  });
+
+  it("setMessages replaces the list and getMessages sees it at once", () => {
+    const { transport, last } = fakeTransport();
+    const { chat, items } = renderHarness({ transport });
+    act(() => chat().sendMessage("hi"));
+    act(() => chat().setMessages((prev) => prev.slice(0, 1)));
+    expect(items()).toEqual(["user: hi"]);
+    expect(last().context.getMessages()).toHaveLength(1);
+    act(() => last().context.ensureAssistantMessage());
+    expect(items()).toEqual(["user: hi", "assistant: "]);
+    act(() => chat().setMessages([]));
+    expect(items()).toEqual([]);
+  });
+
+  it("unmount closes the run in progress and later events are ignored", () => {
+    const { transport, last } = fakeTransport();
+    const onFinish = vi.fn();
+    const { chat, unmount } = renderHarness({ transport, onFinish });
+    act(() => chat().sendMessage("hi"));
+    unmount();
+    expect(last().close).toHaveBeenCalledTimes(1);
+    last().context.emit({ type: "text_delta", delta: "late" });
+    last().context.finish();
+    expect(onFinish).not.toHaveBeenCalled();
+  });
+
+  it("survives StrictMode's double effects without closing a live run", () => {
+    const { transport, last } = fakeTransport();
+    const ref: ChatRef = { current: null };
+    render(
+      <StrictMode>
+        <Harness options={{ transport }} chatRef={ref} />
+      </StrictMode>,
+    );
+    act(() => ref.current?.sendMessage("hi"));
+    act(() => last().context.emit({ type: "text_delta", delta: "x" }));
+    act(() => last().context.finish());
+    expect(last().close).not.toHaveBeenCalled();
+    expect(ref.current?.messages).toHaveLength(2);
+  });
+
+  it("calls resume at mount when a resumable transport has a run id", () => {
+    let resumed: { runId: string; context: TransportContext } | undefined;
+    const transport: ChatTransport = {
+      runId: "run-7",
+      start: () => undefined,
+      resume(args) {
+        resumed = args;
+        return { runId: args.runId };
+      },
+    };
+    const { chat, items } = renderHarness({ transport });
+    expect(resumed?.runId).toBe("run-7");
+    expect(chat().runId).toBe("run-7");
+    expect(chat().isLoading).toBe(true);
+    act(() => resumed?.context.emit({ type: "text_delta", delta: "resumed" }));
+    expect(items()).toEqual(["assistant: resumed"]);
+  });
+
+  describe("with the sse transport and an injected fetch", () => {
+    it("posts {message, ...body} as JSON with the headers of the moment of each send", async () => {
+      const fetchMock = vi.fn(async (_url: string, _init?: RequestInit) =>
+        sseResponse(['data: {"type":"text_delta","delta":"ok"}\n\n', "data: [DONE]\n\n"]),
+      );
+      const fetchFn = fetchMock as unknown as typeof fetch;
+      const onFinish = vi.fn();
+      const base = { api: "/api/chat", transportOptions: { sse: { fetch: fetchFn } }, onFinish };
+      const { chat, rerender, items } = renderHarness({
+        ...base,
+        headers: { Authorization: "Bearer one" },
+        body: { conversation_id: "c1" },
+      });
+      await act(async () => chat().sendMessage("first"));
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(1));
+      expect(items()).toEqual(["user: first", "assistant: ok"]);
+
+      rerender({
+        ...base,
+        headers: { Authorization: "Bearer two" },
+        body: { conversation_id: "c2" },
+      });
+      await act(async () => chat().sendMessage("second"));
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(2));
+
+      expect(fetchMock).toHaveBeenCalledTimes(2);
+      const [url, first] = fetchMock.mock.calls[0] ?? [];
+      const second = fetchMock.mock.calls[1]?.[1];
+      expect(url).toBe("/api/chat");
+      expect(first?.method).toBe("POST");
+      expect(first?.headers).toMatchObject({
+        Authorization: "Bearer one",
+        "Content-Type": "application/json",
+      });
+      expect(JSON.parse(String(first?.body))).toEqual({ message: "first", conversation_id: "c1" });
+      expect(second?.headers).toMatchObject({ Authorization: "Bearer two" });
+      expect(JSON.parse(String(second?.body))).toEqual({
+        message: "second",
+        conversation_id: "c2",
+      });
+    });
+
+    it("reads a headers function at every send", async () => {
+      let token = "a";
+      const fetchMock = vi.fn(async (_url: string, _init?: RequestInit) =>
+        sseResponse(["data: [DONE]\n\n"]),
+      );
+      const onFinish = vi.fn();
+      const { chat } = renderHarness({
+        api: "/api/chat",
+        headers: () => ({ Authorization: `Bearer ${token}` }),
+        transportOptions: { sse: { fetch: fetchMock as unknown as typeof fetch } },
+        onFinish,
+      });
+      await act(async () => chat().sendMessage("1"));
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(1));
+      token = "b";
+      await act(async () => chat().sendMessage("2"));
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(2));
+      expect(
+        fetchMock.mock.calls.map((c) => new Headers(c[1]?.headers).get("Authorization")),
+      ).toEqual(["Bearer a", "Bearer b"]);
+    });
+
+    it("fails a non-2xx response with status, code and the recipe's message", async () => {
+      const fetchFn = (async () =>
+        new Response(JSON.stringify({ detail: "Token expired", code: "token_not_valid" }), {
+          status: 401,
+          statusText: "Unauthorized",
+          headers: { "Content-Type": "application/json" },
+        })) as unknown as typeof fetch;
+      const onError = vi.fn();
+      const { chat } = renderHarness({
+        api: "/api/chat",
+        transportOptions: { sse: { fetch: fetchFn } },
+        onError,
+      });
+      await act(async () => chat().sendMessage("hi"));
+      await vi.waitFor(() => expect(onError).toHaveBeenCalledTimes(1));
+      const error = onError.mock.calls[0]?.[0];
+      expect(error).toBeInstanceOf(Error);
+      expect(error.message).toBe("Chat request failed: 401 Unauthorized");
+      expect(error.status).toBe(401);
+      expect(error.code).toBe("token_not_valid");
+      expect(chat().isLoading).toBe(false);
+    });
+
+    it("stop aborts the fetch and never reaches onError", async () => {
+      let signal: AbortSignal | undefined;
+      const fetchFn = ((_url: string, init?: RequestInit) => {
+        signal = init?.signal ?? undefined;
+        return new Promise<Response>((_resolve, reject) => {
+          signal?.addEventListener("abort", () =>
+            reject(new DOMException("The operation was aborted.", "AbortError")),
+          );
+        });
+      }) as unknown as typeof fetch;
+      const onError = vi.fn();
+      const { chat } = renderHarness({
+        api: "/api/chat",
+        transportOptions: { sse: { fetch: fetchFn } },
+        onError,
+      });
+      await act(async () => chat().sendMessage("hi"));
+      expect(signal?.aborted).toBe(false);
+      await act(async () => chat().stop());
+      expect(signal?.aborted).toBe(true);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(onError).not.toHaveBeenCalled();
+      expect(chat().error).toBeNull();
+      expect(chat().isLoading).toBe(false);
+    });
+  });
+});
