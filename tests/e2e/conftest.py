@@ -57,7 +57,7 @@ def browser() -> Iterator:
         if executable is None:
             try:
                 instance = playwright.chromium.launch(args=CHROMIUM_ARGS)
-            except Exception as error:  # noqa: BLE001 - no browser of Playwright's own either
+            except Exception as error:  # no browser of Playwright's own either
                 message = (
                     "no Chromium: install Debian's chromium (make test does, as root) "
                     f"or set CHROMIUM_PATH ({type(error).__name__})"
