@@ -1,0 +1,273 @@
+"""Writes for conversations and turns.
+
+A turn touches the database twice, never per token: at its start (claim the
+run lock of an existing conversation and read its history -- or, for a new
+conversation, one INSERT that runs alongside the first model request), and at
+its end (``turn_finish``: history items, the ``Turn`` row and the lock release
+in one transaction). Each is one ``sync_to_async`` hop for several queries
+instead of one hop per query, and each closes its connection afterwards, so a
+long stream does not pin a PostgreSQL connection (200 open streams would
+otherwise need 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.models import Conversation, ConversationItem, Turn
+from chat.session import DjangoSession
+from chatproject.errors import ApiError
+
+TITLE_CHARS = 60
+TITLE_MAX_CHARS = 200
+
+
+def title_from_message(message: str) -> str:
+    """The first line-free ~60 characters of the first message, cut at a word."""
+    text = " ".join(message.split())
+    if len(text) <= TITLE_CHARS:
+        return text
+    cut = text[: TITLE_CHARS - 1]
+    if " " in cut[TITLE_CHARS // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+@dataclass
+class TurnStart:
+    conversation_id: uuid.UUID
+    title: str
+    run_id: uuid.UUID
+    created: bool
+    started_at: datetime
+    history: list[dict[str, Any]] = field(default_factory=list)
+    owner: Any = None
+    # A new conversation's INSERT, running while the model is already being asked.
+    saving: asyncio.Future[None] | None = None
+
+    def session(self) -> DjangoSession:
+        return DjangoSession(self.conversation_id, stored=self.history)
+
+    def begin_saving(self) -> None:
+        """Start writing a new conversation's row (on the loop that streams the reply)."""
+        if self.created and self.saving is None:
+            self.saving = asyncio.ensure_future(
+                sync_to_async(_create_conversation)(start=self, user=self.owner)
+            )
+
+    async def saved(self) -> bool:
+        """Wait for the conversation row; False if there is none to record a turn in
+        (a new conversation whose stream never started). Raises if the INSERT failed."""
+        if not self.created:
+            return True
+        if self.saving is None:
+            return False
+        await asyncio.shield(self.saving)
+        return True
+
+
+def _release_connection() -> None:
+    """Close this thread's connection: a stream is long, and the finishing write may
+    run after the request ended (no ``request_finished`` to close it then)."""
+    connection = connections["default"]
+    if not connection.in_atomic_block:  # never inside a caller's transaction (tests)
+        connection.close()
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "Conversation not found.")
+
+
+def _create_conversation(*, start: TurnStart, user: Any) -> None:
+    try:
+        Conversation.objects.create(
+            id=start.conversation_id,
+            owner=user,
+            title=start.title,
+            active_run=start.run_id,
+            active_run_started_at=start.started_at,
+        )
+    finally:
+        _release_connection()
+
+
+def _claim_conversation(*, user: Any, conversation_id: uuid.UUID) -> TurnStart:
+    now = timezone.now()
+    run_id = uuid.uuid4()
+    try:
+        title = (
+            Conversation.objects.filter(id=conversation_id, owner=user)
+            .values_list("title", flat=True)
+            .first()
+        )
+        if title is None:
+            raise _not_found()
+        # The lock: one conditional UPDATE, atomic in every database. Of two
+        # concurrent posts exactly one sees a free (or abandoned) lock.
+        stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
+        claimed = (
+            Conversation.objects.filter(id=conversation_id, owner=user)
+            .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
+            .update(active_run=run_id, active_run_started_at=now)
+        )
+        if not claimed:
+            if not Conversation.objects.filter(id=conversation_id, owner=user).exists():
+                raise _not_found()  # deleted in between
+            raise ApiError(
+                409, "run_in_progress", "A reply is already being generated in this conversation."
+            )
+        history = list(
+            ConversationItem.objects.filter(conversation_id=conversation_id)
+            .order_by("position")
+            .values_list("data", flat=True)
+        )
+        return TurnStart(conversation_id, title, run_id, False, now, history)
+    finally:
+        _release_connection()
+
+
+async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | None) -> TurnStart:
+    """Claim an existing conversation for a new turn (404 / 409 as ``ApiError``), or
+    start a new one.
+
+    A new conversation cannot be missing or busy, and has no history to send,
+    so its INSERT waits for the stream: ``begin_saving`` runs it alongside the
+    model request and the turn's final write waits for it (``saved``). That
+    keeps the database off the time to first token of a new chat.
+    """
+    if conversation_id is not None:
+        return await sync_to_async(_claim_conversation)(user=user, conversation_id=conversation_id)
+    return TurnStart(
+        conversation_id=uuid.uuid4(),
+        title=title_from_message(message),
+        run_id=uuid.uuid4(),
+        created=True,
+        started_at=timezone.now(),
+        owner=user,
+    )
+
+
+def _has_user_item(items: list[dict[str, Any]]) -> bool:
+    return any(isinstance(item, dict) and item.get("role") == "user" for item in items)
+
+
+def _has_text(items: list[dict[str, Any]], text: str) -> bool:
+    for item in items:
+        if not (isinstance(item, dict) and item.get("role") == "assistant"):
+            continue
+        content = item.get("content")
+        if content == text:
+            return True
+        if (
+            isinstance(content, list)
+            and "".join(part.get("text", "") for part in content if isinstance(part, dict)) == text
+        ):
+            return True
+    return False
+
+
+def turn_finish(
+    *,
+    start: TurnStart,
+    session: DjangoSession,
+    items: list[dict[str, Any]],
+    message: str,
+    status: str,
+    model: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    error_code: str = "",
+    partial_text: str = "",
+) -> Turn | None:
+    """Record a finished turn in one transaction: its items, the ``Turn``, the lock release.
+
+    ``items`` are the turn's new history items (the session's pending ones, taken
+    on the event loop so a late SDK callback cannot change them mid-write).
+
+    The user's message is always kept (a failed or interrupted turn still shows
+    what was asked); unfinished reply text is kept as an assistant message and
+    the ``Turn`` says how it ended.
+    """
+    try:
+        return _record_turn(
+            start=start,
+            session=session,
+            items=items,
+            message=message,
+            status=status,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            error_code=error_code,
+            partial_text=partial_text,
+        )
+    finally:
+        _release_connection()
+
+
+def _record_turn(
+    *,
+    start: TurnStart,
+    session: DjangoSession,
+    items: list[dict[str, Any]],
+    message: str,
+    status: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    error_code: str,
+    partial_text: str,
+) -> Turn | None:
+    now = timezone.now()
+    with transaction.atomic():
+        released = Conversation.objects.filter(
+            id=start.conversation_id, active_run=start.run_id
+        ).update(active_run=None, active_run_started_at=None, updated_at=now)
+        if not released:
+            if not Conversation.objects.filter(id=start.conversation_id).exists():
+                return None  # deleted while the reply streamed
+            # The lock was taken over as stale: append after whatever is there now.
+            session.forget_stored()
+            Conversation.objects.filter(id=start.conversation_id).update(updated_at=now)
+        items = list(items)
+        if not _has_user_item(items):
+            items.insert(0, {"role": "user", "content": message})
+        if partial_text and not _has_text(items, partial_text):
+            items.append({"role": "assistant", "content": partial_text})
+        turn = Turn.objects.create(
+            id=start.run_id,
+            conversation_id=start.conversation_id,
+            model=model[:200],
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            status=status,
+            error_code=error_code,
+            started_at=start.started_at,
+            finished_at=now,
+        )
+        session.write(items, turn_id=turn.id)
+    return turn
+
+
+async def aturn_finish(**kwargs: Any) -> Turn | None:
+    return await sync_to_async(turn_finish)(**kwargs)
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
