@@ -37,7 +37,11 @@ ifneq ($(wildcard frontend/package.json),)
 FRONTEND_BUILT := frontend/dist/index.html
 endif
 
-install: $(VENV)/.installed $(FRONTEND_BUILT)
+# Hashed static files and their manifest, for DEBUG=0 (production mode, tests).
+staticfiles/staticfiles.json: $(VENV)/.installed $(FRONTEND_BUILT)
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only-not-a-real-key $(PY) manage.py collectstatic --noinput -v 0
+
+install: $(VENV)/.installed $(FRONTEND_BUILT) staticfiles/staticfiles.json
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v 0
 
 DEMO_USER ?= 1

@@ -1,4 +1,5 @@
-"""Async-native middleware: request ids, one log line per request, security headers.
+"""Async-native middleware: request ids, one log line per request, security headers,
+and Django's standard stack without thread hops on the API path.
 
 Both are plain async callables (no ``MiddlewareMixin``): under ASGI each
 ``MiddlewareMixin`` hook is a hop through Django's single sync thread, which
@@ -19,8 +20,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import markcoroutinefunction
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger("chatproject.request")
 
@@ -77,7 +80,6 @@ class RequestContextMiddleware:
         response["X-Request-ID"] = request_id
         if not response.has_header("Content-Security-Policy"):
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         logger.info(
             "%s %s %s %.1fms user=%s request_id=%s",
             request.method,
@@ -95,4 +97,69 @@ class RequestContextMiddleware:
                 "streaming": bool(getattr(response, "streaming", False)),
             },
         )
+        return response
+
+
+class SiteMiddleware:
+    """Django's standard middleware, without a thread hop per hook on the API path.
+
+    Under ASGI, every ``MiddlewareMixin`` hook runs through Django's single
+    sync thread, so the default stack of seven middleware costs about a dozen
+    thread hops per request and serialises concurrent requests (the streaming
+    chat's time to first token under a burst). This middleware replaces that
+    stack:
+
+    - ``SecurityMiddleware``, ``CommonMiddleware`` and ``XFrameOptionsMiddleware``
+      only compute headers and redirects (no I/O), so their hooks run inline on
+      the event loop, for every request.
+    - Sessions, CSRF, ``request.user`` and messages only serve the admin (the
+      API authenticates with headers, never cookies-plus-session), so that
+      stack, Django's own classes, wraps only ``/admin/`` requests, where the
+      hops are harmless.
+
+    Django's system checks look for those classes in ``MIDDLEWARE`` by name; the
+    silenced checks in settings are covered by tests/test_middleware.py, which
+    asserts the headers and the admin's session/CSRF behaviour on real requests.
+    """
+
+    sync_capable = False
+    async_capable = True
+
+    INLINE = (
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    )
+    SESSION_STACK = (
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    )
+    SESSION_PREFIXES = ("/admin/",)
+
+    def __init__(self, get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):
+        self.get_response = get_response
+        self.inline = [import_string(path)(get_response) for path in self.INLINE]
+        handler = get_response
+        for path in reversed(self.SESSION_STACK):
+            handler = convert_exception_to_response(import_string(path)(handler))
+        self.session_handler = handler
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = None
+        for middleware in self.inline:
+            if hasattr(middleware, "process_request"):
+                response = middleware.process_request(request)
+                if response is not None:
+                    break
+        if response is None:
+            if request.path.startswith(self.SESSION_PREFIXES):
+                response = await self.session_handler(request)
+            else:
+                response = await self.get_response(request)
+        for middleware in reversed(self.inline):
+            if hasattr(middleware, "process_response"):
+                response = middleware.process_response(request, response)
         return response

@@ -36,7 +36,9 @@ def index_html() -> bytes | None:
 
 
 @require_safe
-def spa(request: HttpRequest, route: str = "") -> HttpResponse:
+async def spa(request: HttpRequest, route: str = "") -> HttpResponse:
+    # Async, so serving the page costs no hop to Django's sync thread; the
+    # file is read once and cached until its mtime changes.
     body = index_html()
     response = HttpResponse(body or _NOT_BUILT, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "no-cache"
