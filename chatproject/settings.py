@@ -66,13 +66,14 @@ MIDDLEWARE = [
 # Those checks look for Django's middleware classes by name in MIDDLEWARE;
 # SiteMiddleware applies them (tests/test_middleware.py proves it on real
 # requests): admin.E408-E410 (auth, messages, session), security.W001
-# (SecurityMiddleware, whose own deploy checks are re-run by the same tests)
-# and security.W003 (CSRF).
+# (SecurityMiddleware, whose own deploy checks are re-run by the same tests),
+# security.W002 (X-Frame-Options) and security.W003 (CSRF).
 SILENCED_SYSTEM_CHECKS = [
     "admin.E408",
     "admin.E409",
     "admin.E410",
     "security.W001",
+    "security.W002",
     "security.W003",
 ]
 
@@ -130,8 +131,17 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests share the database with a live server process, so it is a file.
     _default_db["TEST"] = {"NAME": str(Path(_default_db["NAME"]).with_suffix(".test.sqlite3"))}
 else:
+    # A connection pool (psycopg_pool): under ASGI each request's queries run on
+    # Django's sync thread, and opening a PostgreSQL connection per request
+    # costs more than the query. Django returns connections to the pool when a
+    # request ends, so CONN_MAX_AGE stays 0 (the pool requires it).
     _default_db["CONN_MAX_AGE"] = 0
-    _default_db["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DATABASE_POOL", default=True):
+        _default_db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10, min_value=1),
+            "timeout": 10,
+        }
 DATABASES = {"default": _default_db}
 
 # --------------------------------------------------------------------------
@@ -308,6 +318,8 @@ CHAT_UPSTREAM_MAX_RETRIES = env.int("CHAT_UPSTREAM_MAX_RETRIES", default=2, min_
 CHAT_PING_MS = env.int("CHAT_PING_MS", default=15_000, min_value=10)
 # A run lock older than this is treated as abandoned (a crashed worker).
 CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_value=1)
+# A background run's events are kept this long after it ends (resume, replay).
+RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_value=1)
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
 
