@@ -9,6 +9,7 @@ so a typo in ``.env`` stops start-up with one readable line (``manage.py`` and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 class EnvError(ImproperlyConfigured):
@@ -78,6 +80,15 @@ class Env:
             return default
         if value not in choices:
             raise EnvError(name, "one of " + ", ".join(choices))
+        return value
+
+    def rate(self, name: str, default: str) -> str:
+        """A DRF throttle rate: ``<count>/<period>``, period one of s, m, h, d (or longer)."""
+        value = self._raw(name)
+        if value is None:
+            return default
+        if not _RATE.match(value):
+            raise EnvError(name, "a rate like 5/min or 100/hour")
         return value
 
     def list(self, name: str, default: list[str]) -> list[str]:

@@ -204,10 +204,10 @@ REST_FRAMEWORK = {
     # Auth limits (accounts/throttles.py). Failed logins count per username and per
     # IP; successful logins do not count.
     "DEFAULT_THROTTLE_RATES": {
-        "login_failures_username": env.str("THROTTLE_LOGIN_FAILURES_USERNAME", default="5/min"),
-        "login_failures_ip": env.str("THROTTLE_LOGIN_FAILURES_IP", default="20/min"),
-        "refresh": env.str("THROTTLE_REFRESH", default="60/min"),
-        "register": env.str("THROTTLE_REGISTER", default="10/min"),
+        "login_failures_username": env.rate("THROTTLE_LOGIN_FAILURES_USERNAME", default="5/min"),
+        "login_failures_ip": env.rate("THROTTLE_LOGIN_FAILURES_IP", default="20/min"),
+        "refresh": env.rate("THROTTLE_REFRESH", default="60/min"),
+        "register": env.rate("THROTTLE_REGISTER", default="10/min"),
     },
     # Client IP for throttling is REMOTE_ADDR unless this many proxies (each adding
     # to X-Forwarded-For) sit in front; DRF's default (None) trusts a spoofable header.

@@ -31,6 +31,7 @@ def test_bool_accepts_common_spellings():
         ("redis_url", {}, "localhost:6379", "a URL like redis://"),
         ("redis_url", {}, "redis://host:port/0", "a URL like redis://"),
         ("choice", {"default": "a", "choices": ("a", "b")}, "c", "one of a, b"),
+        ("rate", {"default": "5/min"}, "5 per minute", "a rate like 5/min"),
     ],
 )
 def test_bad_value_names_variable_and_expected_form(method, args, value, expected):
