@@ -24,8 +24,10 @@ from accounts import selectors, services
 from accounts.authentication import ANY_SCOPE
 from accounts.models import Scope
 from accounts.serializers import (
+    ApiKeyCreatedOutput,
     ApiKeyCreateInput,
     ApiKeyOutput,
+    ApiKeyPageOutput,
     LoginInput,
     RegisteredUserOutput,
     RegisterInput,
@@ -220,14 +222,14 @@ class ApiKeyListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     required_scope = {"GET": Scope.KEYS_READ}
 
-    @extend_schema(responses=ApiKeyOutput(many=True))
+    @extend_schema(responses=ApiKeyPageOutput)
     def get(self, request):
         keys = selectors.api_key_list(user=request.user)
         return Response(
             {"results": ApiKeyOutput(keys, many=True).data, "next": None, "previous": None}
         )
 
-    @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyOutput})
+    @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyCreatedOutput})
     def post(self, request):
         data = _validated(ApiKeyCreateInput, request)
         key, plaintext = services.api_key_create(user=request.user, **data)

@@ -72,6 +72,18 @@ class ApiKeyOutput(serializers.Serializer):
     prefix = serializers.CharField()
     scopes = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
-    revoked_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The plaintext key. Shown once, never again.")
+
+
+class ApiKeyPageOutput(serializers.Serializer):
+    """The keys list, in the shape of our other lists (one page: a user has few keys)."""
+
+    results = ApiKeyOutput(many=True)
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)

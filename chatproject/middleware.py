@@ -25,6 +25,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.module_loading import import_string
 
+from chatproject.errors import not_found
+
 logger = logging.getLogger("chatproject.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -162,4 +164,9 @@ class SiteMiddleware:
         for middleware in reversed(self.inline):
             if hasattr(middleware, "process_response"):
                 response = middleware.process_response(request, response)
+        if response.status_code == 404 and request.path.startswith("/api/"):
+            # Under DEBUG, Django answers an unmatched URL with its HTML debug page
+            # (handler404 only applies when DEBUG is off); API clients get JSON.
+            if response.get("Content-Type", "").startswith("text/html"):
+                response = not_found(request)
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -184,6 +185,28 @@ def test_delete_removes_the_conversation_and_its_history(client, owner):
         client.get(f"/api/conversations/{conversation.id}", headers=bearer(owner)).status_code
         == 404
     )
+
+
+def test_delete_during_a_live_run_is_409_and_keeps_everything(client, owner):
+    conversation = make_conversation(owner, items=[{"role": "user", "content": "hi"}])
+    Conversation.objects.filter(id=conversation.id).update(
+        active_run=uuid.uuid4(), active_run_started_at=timezone.now()
+    )
+    response = client.delete(f"/api/conversations/{conversation.id}", headers=bearer(owner))
+    assert response.status_code == 409
+    assert response.json()["code"] == "run_in_progress"
+    assert ConversationItem.objects.filter(conversation=conversation).count() == 1
+
+
+def test_delete_after_a_stale_run_lock_succeeds(client, owner, settings):
+    conversation = make_conversation(owner)
+    long_ago = timezone.now() - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS + 60)
+    Conversation.objects.filter(id=conversation.id).update(
+        active_run=uuid.uuid4(), active_run_started_at=long_ago
+    )
+    response = client.delete(f"/api/conversations/{conversation.id}", headers=bearer(owner))
+    assert response.status_code == 204
+    assert not Conversation.objects.filter(id=conversation.id).exists()
 
 
 def test_title_is_the_first_message_trimmed():
