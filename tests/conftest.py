@@ -96,7 +96,10 @@ class ServerProcess:
                 self.process.wait(timeout=5)
 
 
-def start_server(log_dir: Path, extra_env: dict[str, str] | None = None) -> ServerProcess:
+def start_server(
+    log_dir: Path, extra_env: dict[str, str] | None = None, *, production_entrypoint: bool = False
+) -> ServerProcess:
+    """Daphne by default; ``production_entrypoint`` runs ``scripts/serve`` (uvicorn)."""
     port = free_port()
     env = {
         **os.environ,
@@ -104,26 +107,24 @@ def start_server(log_dir: Path, extra_env: dict[str, str] | None = None) -> Serv
         "DATABASE_URL": shared_database_url(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONUNBUFFERED": "1",
+        # scripts/serve finds uvicorn on PATH, as in the container image.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra_env or {})
     log_path = log_dir / f"server-{port}.log"
     log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
+    if production_entrypoint:
+        command = ["sh", str(ROOT / "scripts" / "serve")]
+    else:
+        command = [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
             "chatproject.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+        ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
     server = ServerProcess(
         url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, env=env
@@ -142,14 +143,35 @@ def start_server(log_dir: Path, extra_env: dict[str, str] | None = None) -> Serv
     raise RuntimeError(f"server did not become healthy:\n{server.log()}")
 
 
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "test-only-production-key-8a7sd6f5g4h3j2k1l0qwertyuiopzxcvbnm",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+}
+
+
+def collectstatic() -> None:
+    """Production mode serves hashed static files from the manifest collectstatic
+    writes (the Dockerfile runs it at build time; ``make install`` does too)."""
+    env = {**os.environ, **PRODUCTION_ENV}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="session")
 def server_factory(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator:
     """Start extra server processes with their own environment (stopped at session end)."""
     started: list[ServerProcess] = []
     log_dir = tmp_path_factory.mktemp("servers")
 
-    def factory(**extra_env: str) -> ServerProcess:
-        server = start_server(log_dir, extra_env)
+    def factory(*, production_entrypoint: bool = False, **extra_env: str) -> ServerProcess:
+        server = start_server(log_dir, extra_env, production_entrypoint=production_entrypoint)
         started.append(server)
         return server
 

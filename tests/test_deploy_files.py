@@ -128,6 +128,7 @@ def test_dockerfile_builds_frontend_runs_as_non_root_and_uses_the_serve_script()
     assert COMPOSE["services"]["web"]["command"] == ["scripts/serve"]
     assert "chatproject.asgi:application" in SERVE
     assert "--proxy-headers" in SERVE
+    assert "--no-access-log" in SERVE
 
 
 def test_dockerfile_copies_every_python_package():
@@ -173,6 +174,6 @@ def test_nginx_passes_the_headers_the_settings_trust():
 def test_env_example_lists_every_variable_the_stack_passes():
     example = (ROOT / ".env.example").read_text()
     for name in service_env("web", DOTENV):
-        if name in {"PORT"}:
+        if name in {"PORT", "FORWARDED_ALLOW_IPS"}:
             continue
         assert name in example, name

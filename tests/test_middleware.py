@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
 
 from chatproject.logging import JsonFormatter
 from chatproject.middleware import CONTENT_SECURITY_POLICY
-from tests.conftest import ROOT
+from tests.conftest import PRODUCTION_ENV, collectstatic
 
 
 def test_every_response_gets_a_request_id_and_security_headers(client):
@@ -68,27 +65,11 @@ def test_json_formatter_emits_one_object_with_the_extra_fields():
 # classes by name in MIDDLEWARE).
 # --------------------------------------------------------------------------
 
-PRODUCTION = {
-    "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": "test-only-production-key-8a7sd6f5g4h3j2k1l0qwertyuiopzxcvbnm",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-}
-
 
 @pytest.fixture(scope="module")
 def production_server(server_factory):
-    # Production serves hashed static files from the manifest collectstatic writes
-    # (the Dockerfile runs it at build time; make install does too).
-    env = {**os.environ, **PRODUCTION}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    return server_factory(**PRODUCTION)
+    collectstatic()
+    return server_factory(**PRODUCTION_ENV)
 
 
 @pytest.mark.live
