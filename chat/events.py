@@ -1,5 +1,8 @@
-"""The SSE wire format (DESIGN.md, "The stream") and the mapping from SDK events to it.
+"""The stream's events (DESIGN.md, "The stream") and the mapping from SDK events to them.
 
+An event is produced once, as its JSON ``payload`` (bytes), and framed by each
+transport: ``sse`` for ``/api/chat``, ``sse_with_id`` for a run's events,
+``ws_frame`` for the WebSocket (which adds ``runId`` and ``eventId``).
 Encoding is on the per-token path, so the common events are built from
 pre-encoded byte prefixes around one C-accelerated ``json`` string encode.
 Upstream failures become one ``error`` event with a stable code and a message
@@ -42,13 +45,14 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 DONE = b"data: [DONE]\n\n"
 PING = b": ping\n\n"
-_TEXT_DELTA = b'data: {"type":"text_delta","delta":'
-_REASONING = b'data: {"type":"reasoning","text":'
-_END = b"}\n\n"
+_TEXT_DELTA = b'{"type":"text_delta","delta":'
+_REASONING = b'{"type":"reasoning","text":'
+_END = b"}"
 
 
-def sse(event: dict[str, Any]) -> bytes:
-    return b"data: " + _encode(event).encode() + b"\n\n"
+def payload(event: dict[str, Any]) -> bytes:
+    """One event as compact JSON bytes (what every transport frames)."""
+    return _encode(event).encode()
 
 
 def text_delta(delta: str) -> bytes:
@@ -59,12 +63,26 @@ def reasoning(text: str) -> bytes:
     return _REASONING + _encode(text).encode() + _END
 
 
+def sse(event_payload: bytes) -> bytes:
+    return b"data: " + event_payload + b"\n\n"
+
+
+def sse_with_id(event_id: int, event_payload: bytes) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (event_id, event_payload)
+
+
+def ws_frame(event_payload: bytes, run_id: str, event_id: int) -> str:
+    """The payload with ``runId`` and ``eventId`` added (a splice, not a re-encode:
+    every payload is a JSON object ending in ``}``)."""
+    return f'{event_payload[:-1].decode()},"runId":"{run_id}","eventId":{event_id}}}'
+
+
 def _output_text(output: Any) -> str:
     return output if isinstance(output, str) else _encode(output)
 
 
 class EventTranslator:
-    """Turns Agents SDK stream events into SSE bytes and remembers the unfinished reply.
+    """Turns Agents SDK stream events into event payloads and remembers the unfinished reply.
 
     ``partial_text`` is the text streamed by the model call in progress; if the
     turn is cut short it is saved as the partial reply.
@@ -98,7 +116,7 @@ class EventTranslator:
         if name == "tool_called":
             raw = event.item.raw_item
             get = raw.get if isinstance(raw, dict) else lambda key, d=None: getattr(raw, key, d)
-            return sse(
+            return payload(
                 {
                     "type": "tool_call",
                     "tool_name": get("name") or get("type") or "tool",
@@ -109,7 +127,7 @@ class EventTranslator:
         if name == "tool_output":
             raw = event.item.raw_item
             call_id = raw.get("call_id") if isinstance(raw, dict) else getattr(raw, "call_id", "")
-            return sse(
+            return payload(
                 {
                     "type": "tool_result",
                     "call_id": call_id,
@@ -120,7 +138,7 @@ class EventTranslator:
 
 
 def usage_event(input_tokens: int, output_tokens: int) -> bytes:
-    return sse({"type": "usage", "input_tokens": input_tokens, "output_tokens": output_tokens})
+    return payload({"type": "usage", "input_tokens": input_tokens, "output_tokens": output_tokens})
 
 
 @dataclass(frozen=True)
@@ -130,7 +148,7 @@ class StreamError:
     retryable: bool
 
     def event(self) -> bytes:
-        return sse(
+        return payload(
             {
                 "type": "error",
                 "code": self.code,

@@ -1,3 +1,9 @@
-"""WebSocket routes (filled by the WebSocket transport)."""
+"""WebSocket routes (``chatproject.asgi`` wraps them in the Origin check)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from chat.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat", ChatConsumer.as_asgi()),
+]

@@ -270,4 +270,22 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
-    conversation.delete()
+    """Delete a conversation and its history, unless a reply is being written.
+
+    Django's ``delete()`` finds the related rows before it opens its own
+    transaction, so a turn finishing in between would leave rows pointing at a
+    deleted conversation. Here the lookup, the check and the delete share one
+    transaction holding the conversation's row lock (the same row a turn's
+    finish and a new run's claim update), and a conversation with a live run
+    answers 409 instead of losing the reply mid-write.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+        if locked is None:
+            raise ApiError(404, "not_found", "Conversation not found.")
+        if locked.active_run is not None and locked.active_run_started_at >= stale:
+            raise ApiError(
+                409, "run_in_progress", "A reply is being generated; stop it or wait, then delete."
+            )
+        locked.delete()

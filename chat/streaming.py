@@ -1,20 +1,27 @@
-"""One streamed assistant turn: run the agent, relay its events as SSE, record the outcome.
+"""One assistant turn: run the agent, produce its events, record the outcome.
+
+``ChatTurn.events()`` is the one producer of a turn's events, shared by both
+ways of delivering them: ``/api/chat`` frames them as SSE straight into the
+response (``TurnStream``), and a background run (``chat.runs``) appends them
+to the run's event log.
 
 Shape (DESIGN.md traps):
 
-- A pump task iterates ``result.stream_events()`` and puts encoded events on
-  an ``asyncio.Queue``; the response generator reads the queue with a ping
-  timeout. Never ``wait_for`` on the stream iterator itself: its timeout would
-  cancel the run.
-- Whatever was queued while the client was writing is sent as one chunk, so a
-  slow reader costs fewer writes, not more.
+- A pump task iterates ``result.stream_events()`` and puts event payloads on
+  an ``asyncio.Queue``; the producer reads the queue with a ping timeout.
+  Never ``wait_for`` on the stream iterator itself: its timeout would cancel
+  the run.
+- Whatever was queued while the consumer was busy is handed over as one batch,
+  so a slow reader (or a slow Redis) costs fewer writes, not more.
 - Client gone: Django cancels the response task (``CancelledError`` in the
   generator) or closes the generator (``GeneratorExit``). Either way the
   ``finally`` cancels the run -- an un-cancelled run keeps streaming from the
   upstream in the background -- and saves the partial reply as
   ``interrupted``, shielded so the cancellation cannot cut the write short.
-- The turn is written before ``[DONE]``, so a client that reloads the
-  conversation right after the stream sees it.
+  ``cancel()`` (a background run's stop) ends the turn the same way, without
+  cancelling anybody's task.
+- The turn is written before the producer returns, so a client that reloads
+  the conversation right after ``[DONE]`` sees it.
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ class _End:
         self.error = error
 
 
+class _Cancel:
+    """Queue sentinel: stop the turn (``ChatTurn.cancel``)."""
+
+
+_CANCEL = _Cancel()
+
+
 class ChatTurn:
     def __init__(self, start: TurnStart, message: str) -> None:
         self.start = start
@@ -53,58 +67,78 @@ class ChatTurn:
         self.translator = events.EventTranslator()
         # The configured model, for a turn that ends before the agent is built.
         self.model_name = model_config().name
+        # How the turn ended (a ``Turn.Status``), once ``events()`` has returned.
+        self.status: str = Turn.Status.INTERRUPTED
         self._result: Any = None
         self._generator_started = False
+        self._cancelled = False
+        self._queue: asyncio.Queue[Any] | None = None
         self._finish_task: asyncio.Task[Any] | None = None
         self._loop = asyncio.get_running_loop()
 
-    # -- the response body ---------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the turn: the producer stops reading, cancels the agent run (closing
+        the upstream request) and records the partial reply as ``interrupted``."""
+        self._cancelled = True
+        if self._queue is not None:
+            self._queue.put_nowait(_CANCEL)
 
-    async def events(self):
+    # -- the producer ------------------------------------------------------------
+
+    async def events(self, ping_seconds: float | None = None):
+        """Yield batches (lists) of event payloads, ``conversation`` first; ``None``
+        after ``ping_seconds`` of silence. Returns once the turn is recorded."""
         self._generator_started = True
         status = Turn.Status.INTERRUPTED
         error: events.StreamError | None = None
         pump: asyncio.Task[Any] | None = None
         try:
+            if self._cancelled:  # stopped before it began: keep the question asked
+                self.start.begin_saving()
+                return
             # Ask the model first, then write a new conversation's row alongside.
             queue: asyncio.Queue[Any] = asyncio.Queue()
+            self._queue = queue
             pump = asyncio.create_task(self._pump(queue))
             self.start.begin_saving()
-            yield events.sse(
-                {
-                    "type": "conversation",
-                    "id": str(self.start.conversation_id),
-                    "title": self.start.title,
-                }
-            )
-            ping_seconds = settings.CHAT_PING_MS / 1000
-            end: _End | None = None
+            yield [
+                events.payload(
+                    {
+                        "type": "conversation",
+                        "id": str(self.start.conversation_id),
+                        "title": self.start.title,
+                    }
+                )
+            ]
+            end: _End | _Cancel | None = None
             while end is None:
                 if queue.empty():
                     try:
                         async with asyncio.timeout(ping_seconds):
                             item = await queue.get()
                     except TimeoutError:
-                        yield events.PING
+                        yield None
                         continue
                 else:
                     item = queue.get_nowait()
-                chunks: list[bytes] = []
+                batch: list[bytes] = []
                 while True:
-                    if isinstance(item, _End):
+                    if isinstance(item, _End | _Cancel):
                         end = item
                         break
-                    chunks.append(item)
+                    batch.append(item)
                     if queue.empty():
                         break
                     item = queue.get_nowait()
-                if chunks:
-                    yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if batch:
+                    yield batch
 
+            if isinstance(end, _Cancel):
+                return  # interrupted: the finally records it
             if end.error is None:
                 status = Turn.Status.COMPLETE
                 usage = self._result.context_wrapper.usage
-                yield events.usage_event(usage.input_tokens, usage.output_tokens)
+                yield [events.usage_event(usage.input_tokens, usage.output_tokens)]
             else:
                 status = Turn.Status.FAILED
                 error = events.classify_error(end.error)
@@ -115,16 +149,18 @@ class ChatTurn:
                     type(end.error).__name__,
                     end.error,
                 )
-                yield error.event()
+                yield [error.event()]
             try:
                 await self._finish(status, error)
             except Exception:
                 logger.exception("could not record a chat turn")
-                yield events.StreamError(
-                    "internal_error", "The reply could not be saved.", False
-                ).event()
-            yield events.DONE
+                yield [
+                    events.StreamError(
+                        "internal_error", "The reply could not be saved.", False
+                    ).event()
+                ]
         finally:
+            self.status = status
             if pump is not None and not pump.done():
                 pump.cancel()
             if self._result is not None and not self._result.is_complete:
@@ -227,11 +263,27 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 
 class TurnStream:
-    """The response content: an async iterable with a ``close()`` Django will call."""
+    """``/api/chat``'s response content: the turn's events as SSE, with pings and a
+    final ``[DONE]``; an async iterable with a ``close()`` Django will call."""
 
     def __init__(self, turn: ChatTurn) -> None:
         self._turn = turn
-        self._iterator = turn.events()
+        self._iterator = self._sse()
+
+    async def _sse(self):
+        produced = self._turn.events(settings.CHAT_PING_MS / 1000)
+        try:
+            async for batch in produced:
+                if batch is None:
+                    yield events.PING
+                elif len(batch) == 1:
+                    yield events.sse(batch[0])
+                else:
+                    yield b"".join([events.sse(item) for item in batch])
+            yield events.DONE
+        finally:
+            # Closed at a yield (client gone): the producer's finally cancels the run.
+            await produced.aclose()
 
     def __aiter__(self):
         return self._iterator

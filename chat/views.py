@@ -1,9 +1,11 @@
-"""Chat endpoints: the SSE stream (a plain async view), the conversations API (DRF), config.
+"""Chat endpoints: the SSE stream and background runs (plain async views), the
+conversations API (DRF), config.
 
-``POST /api/chat`` is a plain ``async def`` Django view: DRF 3.18 has no async
-views, and a sync view would buffer the whole stream (DESIGN.md traps).
-Everything that can fail as an ordinary HTTP error -- size, credentials, input,
-ownership, a run already in flight -- is decided before the first byte.
+``POST /api/chat`` and the ``/api/runs`` endpoints are plain ``async def``
+Django views: DRF 3.18 has no async views, and a sync view would buffer the
+whole stream (DESIGN.md traps). Everything that can fail as an ordinary HTTP
+error -- size, credentials, input, ownership, a run already in flight -- is
+decided before the first byte.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import HasScope, authenticate_request
-from chat import selectors, services
+from chat import events, runs, selectors, services
 from chat.agent import model_config
 from chat.streaming import ChatTurn, TurnStream
 from chatproject.errors import ApiError, error_response
@@ -112,26 +114,114 @@ def sse_response(content: Any) -> StreamingHttpResponse:
     return response
 
 
+def _method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse | None:
+    if request.method == allowed:
+        return None
+    response = JsonResponse(
+        {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+        status=405,
+    )
+    response["Allow"] = allowed
+    return response
+
+
+async def _start_turn(request: HttpRequest) -> tuple[services.TurnStart, ChatInput, object]:
+    """What ``/api/chat`` and ``/api/runs`` share: size, credentials, input, the claim."""
+    body = _read_body(request)
+    principal = await authenticate_request(request, scope=CHAT_SCOPE)
+    data = parse_chat_input(body)
+    start = await services.turn_start(
+        user=principal.user, message=data.message, conversation_id=data.conversation_id
+    )
+    return start, data, principal.user
+
+
 @csrf_exempt
 async def chat_stream(request: HttpRequest) -> HttpResponse:
     """``POST /api/chat`` ``{message, conversation_id?}`` -> ``text/event-stream``."""
-    if request.method != "POST":
-        response = JsonResponse(
-            {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
-            status=405,
-        )
-        response["Allow"] = "POST"
-        return response
+    if (refused := _method_not_allowed(request, "POST")) is not None:
+        return refused
     try:
-        body = _read_body(request)
-        principal = await authenticate_request(request, scope=CHAT_SCOPE)
-        data = parse_chat_input(body)
-        start = await services.turn_start(
-            user=principal.user, message=data.message, conversation_id=data.conversation_id
-        )
+        start, data, _user = await _start_turn(request)
     except ApiError as error:
         return error_response(error)
     return sse_response(TurnStream(ChatTurn(start, data.message)))
+
+
+# --------------------------------------------------------------------------
+# Background runs: POST /api/runs, GET /api/runs/<id>/events, POST .../cancel
+# --------------------------------------------------------------------------
+
+
+@csrf_exempt
+async def run_create(request: HttpRequest) -> HttpResponse:
+    """``POST /api/runs`` ``{message, conversation_id?}`` -> 202 ``{runId, conversation_id}``."""
+    if (refused := _method_not_allowed(request, "POST")) is not None:
+        return refused
+    try:
+        start, data, user = await _start_turn(request)
+        run = await runs.run_start(user=user, start=start, message=data.message)
+    except ApiError as error:
+        return error_response(error)
+    return JsonResponse({"runId": run.run_id, "conversation_id": run.conversation_id}, status=202)
+
+
+def parse_last_event_id(request: HttpRequest) -> int:
+    """``Last-Event-ID`` (what ``EventSource`` sends on reconnect) or ``?last_event_id=``."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or not raw.strip():
+        raw = request.GET.get("last_event_id")
+    if raw is None or not raw.strip():
+        return 0
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise _invalid("last_event_id", "Must be a non-negative integer (an event id).")
+    return value
+
+
+async def _run_events(run_id: str, after: int):
+    expired = events.StreamError(
+        "run_expired", "This run's events are no longer available.", False
+    ).event()
+    async for result in runs.follow(run_id, after, settings.CHAT_PING_MS / 1000):
+        if result.entries:
+            yield b"".join([events.sse_with_id(n, item) for n, item in result.entries])
+        elif result.end is None:
+            yield events.PING
+        if result.end == runs.GONE:
+            yield events.sse(expired)
+    yield events.DONE
+
+
+@csrf_exempt
+async def run_events(request: HttpRequest, run_id: str) -> HttpResponse:
+    """``GET /api/runs/<runId>/events``: replay after ``Last-Event-ID``, then live."""
+    if (refused := _method_not_allowed(request, "GET")) is not None:
+        return refused
+    try:
+        principal = await authenticate_request(request, scope=CHAT_SCOPE)
+        run = await runs.run_get(user=principal.user, run_id=run_id)
+        after = parse_last_event_id(request)
+    except ApiError as error:
+        return error_response(error)
+    return sse_response(_run_events(run.run_id, after))
+
+
+@csrf_exempt
+async def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
+    """``POST /api/runs/<runId>/cancel`` -> 202 ``{status}``; idempotent."""
+    if (refused := _method_not_allowed(request, "POST")) is not None:
+        return refused
+    try:
+        principal = await authenticate_request(request, scope=CHAT_SCOPE)
+        run = await runs.run_get(user=principal.user, run_id=run_id)
+    except ApiError as error:
+        return error_response(error)
+    status = await runs.run_cancel(run=run)
+    return JsonResponse({"runId": run.run_id, "status": status}, status=202)
 
 
 # --------------------------------------------------------------------------

@@ -252,3 +252,143 @@ def wait_until(condition, timeout: float = 5.0, interval: float = 0.02) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# Background runs (/api/runs) and the WebSocket transport
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RunStream:
+    """What a client saw of one ``GET /api/runs/<id>/events`` response."""
+
+    status: int
+    ids: list[int] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pings: int = 0
+    done: bool = False
+    raw: str = ""
+
+    @property
+    def pairs(self) -> list[tuple[int, dict[str, Any]]]:
+        return list(zip(self.ids, self.events, strict=True))
+
+    @property
+    def types(self) -> list[str]:
+        return [event["type"] for event in self.events]
+
+    @property
+    def text(self) -> str:
+        return "".join(event["delta"] for event in self.events if event["type"] == "text_delta")
+
+
+def _parse_run_block(block: str, stream: RunStream) -> bool:
+    """Add one SSE block to ``stream``; True if it was an event (or [DONE])."""
+    event_id: int | None = None
+    data: str | None = None
+    for line in block.split("\n"):
+        if line.startswith(":"):
+            stream.pings += 1
+        elif line.startswith("id: "):
+            event_id = int(line[len("id: ") :])
+        elif line.startswith("data: "):
+            data = line[len("data: ") :]
+    if data is None:
+        return False
+    assert not stream.done, "event after [DONE]"
+    if data == "[DONE]":
+        assert event_id is None
+        stream.done = True
+    else:
+        assert event_id is not None, f"event without an id: {block!r}"
+        stream.ids.append(event_id)
+        stream.events.append(json.loads(data))
+    return True
+
+
+def start_run(
+    server: ServerProcess,
+    headers: dict[str, str],
+    message: str = "Hello",
+    conversation_id: str | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"message": message}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
+    return httpx.post(f"{server.url}/api/runs", json=body, headers=headers, timeout=10)
+
+
+def read_run(
+    server: ServerProcess,
+    headers: dict[str, str],
+    run_id: str,
+    last_event_id: int | None = None,
+    *,
+    via_query: bool = False,
+    stop_after: int | None = None,
+    timeout: float = 20,
+) -> RunStream:
+    """Read a run's events; with ``stop_after``, drop the connection after that many."""
+    url = f"{server.url}/api/runs/{run_id}/events"
+    headers = dict(headers)
+    params = {}
+    if last_event_id is not None:
+        if via_query:
+            params["last_event_id"] = str(last_event_id)
+        else:
+            headers["Last-Event-ID"] = str(last_event_id)
+    with httpx.stream("GET", url, headers=headers, params=params, timeout=timeout) as response:
+        stream = RunStream(status=response.status_code)
+        if response.status_code != 200:
+            response.read()
+            stream.raw = response.text
+            return stream
+        assert response.headers["content-type"].startswith("text/event-stream")
+        buffer = ""
+        for chunk in response.iter_text():
+            buffer += chunk
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                _parse_run_block(block, stream)
+                if stream.done or (stop_after is not None and len(stream.events) >= stop_after):
+                    return stream
+    return stream
+
+
+def cancel_run(server: ServerProcess, headers: dict[str, str], run_id: str) -> httpx.Response:
+    return httpx.post(f"{server.url}/api/runs/{run_id}/cancel", headers=headers, timeout=10)
+
+
+@pytest.fixture
+def demo_settings(settings):
+    """In-process runs on the offline demo model, fast."""
+    settings.OPENAI_API_KEY = None
+    settings.OPENAI_BASE_URL = None
+    settings.CHAT_DEMO_TOKEN_MS = 0
+    return settings
+
+
+@pytest.fixture
+def upstream_settings(settings, fake):
+    """In-process runs (WebsocketCommunicator tests) against the fake upstream."""
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_BASE_URL = fake.base_url
+    settings.OPENAI_MODEL = "gpt-fake-test"
+    settings.CHAT_MODEL_API = "chat_completions"
+    settings.CHAT_UPSTREAM_MAX_RETRIES = 0
+    settings.CHAT_UPSTREAM_TIMEOUT_SECONDS = 5
+    return settings
+
+
+@pytest.fixture
+async def inproc_runs(close_db_connections):
+    """Runs driven by this test's event loop: finished (and Redis clients closed)
+    before the loop goes away."""
+    from chat import runs
+
+    yield runs
+    await runs.wait_for_local_runs()
+    log = runs.run_log()
+    if hasattr(log, "aclose"):
+        await log.aclose()
