@@ -74,3 +74,34 @@ def test_streams_a_chat_reply_incrementally(production, transactional_db):
     assert len(deltas) > 10
     # The demo model pauses between tokens; a buffered response would arrive at once.
     assert deltas[-1] - deltas[0] > 0.1
+
+
+@pytest.mark.live
+def test_websocket_transport_works_under_the_production_server(production, transactional_db):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = production.url.replace("http://", "ws://") + "/ws/chat"
+    # A forged token: accepted with the bearer subprotocol, then closed with 4401.
+    with connect(
+        url, origin=production.url, subprotocols=["bearer", "not-a-token"], proxy=None
+    ) as socket:
+        assert socket.subprotocol == "bearer"
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
+
+    username, password = f"ws-{uuid.uuid4().hex[:8]}", "production-pass-" + uuid.uuid4().hex
+    httpx.post(
+        f"{production.url}/api/auth/register", json={"username": username, "password": password}
+    ).raise_for_status()
+    access = httpx.post(
+        f"{production.url}/api/auth/token", json={"username": username, "password": password}
+    ).json()["access"]
+    with connect(url, origin=production.url, subprotocols=["bearer", access], proxy=None) as socket:
+        socket.send(json.dumps({"message": "hello over a socket"}))
+        frames = []
+        while not frames or frames[-1]["type"] != "done":
+            frames.append(json.loads(socket.recv(timeout=15)))
+    assert frames[0]["type"] == "conversation"
+    assert any(frame["type"] == "text_delta" for frame in frames)
