@@ -17,6 +17,8 @@ import {
 } from "./api";
 import { ChatView } from "./chat-view";
 import { ConversationSidebar } from "./conversation-sidebar";
+import { TransportPicker } from "./transport-picker";
+import { useTransportChoice } from "./transport-setting";
 
 export function ChatPage() {
   const { id: routeId } = useParams();
@@ -24,6 +26,7 @@ export function ChatPage() {
   const navigate = useNavigate();
   const { api } = useAuth();
   const sidebarId = useId();
+  const [transport, setTransport] = useTransportChoice();
 
   const [conversations, setConversations] = useState<ConversationSummary[]>([]);
   const [next, setNext] = useState<string | null>(null);
@@ -117,6 +120,7 @@ export function ChatPage() {
           ☰ Conversations
         </button>
         <h1 className="chat-title">{routeId ? currentTitle || "Chat" : "New chat"}</h1>
+        <TransportPicker value={transport} onChange={setTransport} />
       </div>
       <div className="chat-layout">
         <ConversationSidebar
@@ -140,6 +144,7 @@ export function ChatPage() {
           conversationId={routeId ?? null}
           onConversationCreated={onConversationCreated}
           onTurnFinished={() => void reload()}
+          transport={transport}
         />
       </div>
     </main>

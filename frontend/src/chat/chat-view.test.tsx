@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuthProvider } from "../auth/auth-provider";
 import { AuthSession, SESSION_EXPIRED } from "../auth/session";
 import { ChatView } from "./chat-view";
+import { loadRun, RUN_STORAGE_KEY, type StoredRun } from "./run-store";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), {
@@ -71,6 +72,7 @@ async function setup(options: { refuseRefresh?: boolean } = {}) {
 
 afterEach(() => {
   vi.unstubAllGlobals();
+  sessionStorage.clear();
 });
 
 describe("ChatView", () => {
@@ -112,5 +114,177 @@ describe("ChatView", () => {
     await waitFor(() => expect(session.getState().status).toBe("anonymous"));
     expect(session.getState().reason).toBe(SESSION_EXPIRED);
     expect(server.chatCalls).toHaveLength(1);
+  });
+});
+
+const HISTORY = [
+  { id: "1", role: "user", parts: [{ type: "text", text: "First question" }] },
+  { id: "2", role: "assistant", parts: [{ type: "text", text: "First answer" }] },
+];
+
+function runEvents(deltas: string[]): Response {
+  const text = [
+    `id: 1\ndata: ${JSON.stringify({ type: "conversation", id: "42", title: "Hello" })}\n\n`,
+    ...deltas.map(
+      (delta, i) => `id: ${i + 2}\ndata: ${JSON.stringify({ type: "text_delta", delta })}\n\n`,
+    ),
+    "data: [DONE]\n\n",
+  ].join("");
+  return new Response(text, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+}
+
+/** Backend double for the resumable runs: history of conversation 42 and run r1. */
+function runsBackend(history: unknown[]) {
+  const calls: { method: string; url: string; auth: string | null; body?: unknown }[] = [];
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    const method = init?.method ?? "GET";
+    const auth = new Headers(init?.headers).get("Authorization");
+    calls.push({ method, url, auth, body: init?.body ? JSON.parse(String(init.body)) : undefined });
+    if (url === "/api/auth/token") {
+      return json(200, {
+        access: "tok",
+        access_expires_at: FUTURE,
+        user: { id: 1, username: "o" },
+      });
+    }
+    if (url === "/api/conversations/42")
+      return json(200, { id: "42", title: "Hello", messages: history });
+    if (url === "/api/runs" && method === "POST")
+      return json(202, { runId: "r1", conversation_id: "42" });
+    if (url === "/api/runs/r1/events") return runEvents(["Second ", "answer"]);
+    return json(404, { detail: "Not found", code: "not_found" });
+  });
+  return { fetch: fetchMock as unknown as typeof fetch, calls };
+}
+
+async function renderView(conversationId: string | null, history: unknown[]) {
+  const server = runsBackend(history);
+  vi.stubGlobal("fetch", server.fetch);
+  const session = new AuthSession({ setTimeout: () => 0, clearTimeout: () => {} });
+  await session.login("o", "pw");
+  const onFinished = vi.fn();
+  render(
+    <AuthProvider session={session}>
+      <ChatView
+        conversationId={conversationId}
+        transport="background-sse"
+        onConversationCreated={() => {}}
+        onTurnFinished={onFinished}
+      />
+    </AuthProvider>,
+  );
+  return { server, onFinished };
+}
+
+const articles = (name: string) =>
+  screen.queryAllByRole("article", { name }).map((a) => a.textContent);
+
+describe("ChatView with a resumable transport", () => {
+  it("keeps the run in sessionStorage while it streams and forgets it at the end", async () => {
+    const { server, onFinished } = await renderView("42", HISTORY);
+    await screen.findByText("First answer");
+    const seen: (StoredRun | null)[] = [];
+    const original = sessionStorage.setItem.bind(sessionStorage);
+    vi.spyOn(Storage.prototype, "setItem").mockImplementation((key, value) => {
+      original(key, value);
+      if (key === RUN_STORAGE_KEY) seen.push(loadRun());
+    });
+    await userEvent.type(
+      screen.getByRole("textbox", { name: "Message" }),
+      "Second question{Enter}",
+    );
+    await screen.findByText("Second answer");
+    await waitFor(() => expect(onFinished).toHaveBeenCalled());
+    expect(seen[0]).toEqual({
+      runId: "r1",
+      transport: "background-sse",
+      conversationId: "42",
+      text: "Second question",
+      baseline: 2,
+    });
+    expect(loadRun()).toBeNull();
+    const start = server.calls.find((c) => c.url === "/api/runs");
+    expect(start?.body).toEqual({ message: "Second question", conversation_id: "42" });
+    expect(start?.auth).toBe("Bearer tok");
+  });
+
+  it("after a reload mid-reply: history, then the question and the replayed reply, once each", async () => {
+    sessionStorage.setItem(
+      RUN_STORAGE_KEY,
+      JSON.stringify({
+        runId: "r1",
+        transport: "background-sse",
+        conversationId: "42",
+        text: "Second question",
+        baseline: 2,
+      }),
+    );
+    const { server, onFinished } = await renderView("42", HISTORY);
+    await screen.findByText("Second answer");
+    await waitFor(() => expect(onFinished).toHaveBeenCalled());
+    expect(articles("Your message")).toEqual(["First question", "Second question"]);
+    expect(articles("Assistant message")).toEqual(["First answer", "Second answer"]);
+    // History first, then the run's events from the start; no new run.
+    expect(server.calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      "POST /api/auth/token",
+      "GET /api/conversations/42",
+      "GET /api/runs/r1/events",
+    ]);
+    expect(loadRun()).toBeNull();
+  });
+
+  it("does not resume a run whose turn the server has already saved", async () => {
+    sessionStorage.setItem(
+      RUN_STORAGE_KEY,
+      JSON.stringify({
+        runId: "r1",
+        transport: "background-sse",
+        conversationId: "42",
+        text: "First question",
+        baseline: 0,
+      }),
+    );
+    const { server } = await renderView("42", HISTORY);
+    await screen.findByText("First answer");
+    expect(articles("Assistant message")).toEqual(["First answer"]);
+    expect(server.calls.some((c) => c.url.startsWith("/api/runs"))).toBe(false);
+    expect(loadRun()).toBeNull();
+  });
+
+  it("leaves another conversation's run alone", async () => {
+    const other = {
+      runId: "r1",
+      transport: "background-sse",
+      conversationId: "7",
+      text: "Elsewhere",
+      baseline: 0,
+    };
+    sessionStorage.setItem(RUN_STORAGE_KEY, JSON.stringify(other));
+    const { server } = await renderView("42", HISTORY);
+    await screen.findByText("First answer");
+    expect(server.calls.some((c) => c.url.startsWith("/api/runs"))).toBe(false);
+    expect(loadRun()).toEqual(other);
+  });
+
+  it("a run that is gone by the time the page reloads: the question stays, with Retry", async () => {
+    sessionStorage.setItem(
+      RUN_STORAGE_KEY,
+      JSON.stringify({
+        runId: "expired",
+        transport: "background-sse",
+        conversationId: "42",
+        text: "Second question",
+        baseline: 2,
+      }),
+    );
+    await renderView("42", HISTORY);
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The reply in progress could not be resumed.",
+    );
+    expect(articles("Your message")).toEqual(["First question", "Second question"]);
+    expect(articles("Assistant message")).toEqual(["First answer"]);
+    expect(screen.getByRole("button", { name: "Retry" })).toBeInTheDocument();
+    expect(loadRun()).toBeNull();
   });
 });

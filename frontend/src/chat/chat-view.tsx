@@ -1,8 +1,13 @@
 /**
  * One conversation: history, the streaming reply, the composer, and the
- * recovery paths (401 → refresh and re-send once; error banner with Retry).
+ * recovery paths (401 → refresh and re-send once; error banner with Retry;
+ * a reply in progress resumed after a page reload).
+ *
+ * `ChatView` loads the history first and only then mounts `ChatSession`
+ * (the `useStreamChat` part): a resumed run must stream into a message list
+ * that already holds the history, or loading it would wipe the reply.
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
 import { ApiError } from "../auth/session";
 import {
@@ -16,6 +21,8 @@ import { getConversation } from "./api";
 import { createChatEventHandler, type StreamFailure, type Usage } from "./chat-events";
 import { Composer } from "./composer";
 import { MessageList } from "./message-list";
+import { clearRun, loadRun, type StoredRun, saveRun, turnIsSaved } from "./run-store";
+import type { ChatTransportChoice } from "./transport-setting";
 
 interface ChatViewProps {
   /** The conversation to show, or null for a new chat. */
@@ -24,6 +31,40 @@ interface ChatViewProps {
   onConversationCreated: (id: string, title: string) => void;
   /** A turn finished (titles and order in the sidebar may have changed). */
   onTurnFinished: () => void;
+  /** The transport for new replies ("sse" by default). */
+  transport?: ChatTransportChoice;
+}
+
+/** What the session starts with: the history, and the run to resume if any. */
+interface Initial {
+  messages: Message<ContentPart>[];
+  resume: StoredRun | null;
+  failed: boolean;
+}
+
+/** The user message of a turn whose reply is being resumed (not saved on the server yet). */
+function pendingUserMessage(run: StoredRun): Message<ContentPart> {
+  return { id: `pending-${run.runId}`, role: "user", parts: [{ type: "text", text: run.text }] };
+}
+
+/**
+ * Decide whether to resume the stored run in this view: only for the same
+ * conversation, and only when the server has not saved the turn already (then
+ * the history shows it, and a replay would show it twice).
+ */
+export function planResume(
+  conversationId: string | null,
+  history: Message<ContentPart>[],
+): Initial {
+  const stored = loadRun();
+  if (!stored || stored.conversationId !== conversationId) {
+    return { messages: history, resume: null, failed: false };
+  }
+  if (turnIsSaved(history, stored)) {
+    clearRun(stored.runId);
+    return { messages: history, resume: null, failed: false };
+  }
+  return { messages: [...history, pendingUserMessage(stored)], resume: stored, failed: false };
 }
 
 interface Banner {
@@ -53,26 +94,114 @@ function describeRequestError(error: Error): Banner {
     return { message: detail ?? error.message, retryable: false };
   }
   if (status) return { message: detail ?? error.message, retryable: true };
+  // A failure the server reported over the socket ({type:"error", code, message}).
+  const { code, retryable } = error as { code?: unknown; retryable?: unknown };
+  if (typeof code === "string") {
+    return { message: error.message, retryable: retryable !== false };
+  }
   return { message: "The connection to the server was lost.", retryable: true };
 }
 
-export function ChatView({ conversationId, onConversationCreated, onTurnFinished }: ChatViewProps) {
-  const { token, refreshToken, api } = useAuth();
+export function ChatView({
+  conversationId,
+  onConversationCreated,
+  onTurnFinished,
+  transport = "sse",
+}: ChatViewProps) {
+  const { api } = useAuth();
   // The conversation this view was opened for. Later route changes to the id
   // this view learned itself do not reload (that would clobber the stream).
   const [initialId] = useState(conversationId);
+  const [initial, setInitial] = useState<Initial | "loading" | "missing">(() =>
+    initialId ? "loading" : planResume(null, []),
+  );
+
+  // History of an existing conversation (not of one this view just created).
+  useEffect(() => {
+    if (!initialId) return;
+    const abort = new AbortController();
+    getConversation(api, initialId, abort.signal).then(
+      (detail) => {
+        if (!abort.signal.aborted) setInitial(planResume(initialId, detail.messages ?? []));
+      },
+      (error: unknown) => {
+        if (abort.signal.aborted) return;
+        if (error instanceof ApiError && error.status === 404) setInitial("missing");
+        else setInitial({ messages: [], resume: null, failed: true });
+      },
+    );
+    return () => abort.abort();
+  }, [api, initialId]);
+
+  if (initial === "missing") {
+    return (
+      <section className="chat-view">
+        <p className="page-status" role="alert">
+          This conversation does not exist or was deleted.
+        </p>
+      </section>
+    );
+  }
+  if (initial === "loading") {
+    return (
+      <section className="chat-view" aria-label="Chat">
+        <p className="page-status" role="status">
+          Loading conversation…
+        </p>
+        <MessageList messages={[]} isLoading={false} />
+        <Composer isLoading={false} disabled onSend={() => {}} onStop={() => {}} />
+      </section>
+    );
+  }
+  return (
+    <ChatSession
+      conversationId={initialId}
+      initial={initial}
+      transport={transport}
+      onConversationCreated={onConversationCreated}
+      onTurnFinished={onTurnFinished}
+    />
+  );
+}
+
+interface ChatSessionProps {
+  conversationId: string | null;
+  initial: Initial;
+  transport: ChatTransportChoice;
+  onConversationCreated: (id: string, title: string) => void;
+  onTurnFinished: () => void;
+}
+
+function ChatSession({
+  conversationId,
+  initial,
+  transport: chosenTransport,
+  onConversationCreated,
+  onTurnFinished,
+}: ChatSessionProps) {
+  const { token, refreshToken, session } = useAuth();
   const [currentId, setCurrentId] = useState<string | null>(conversationId);
   const currentIdRef = useRef(conversationId);
-  const [history, setHistory] = useState<"idle" | "loading" | "missing" | "failed">(
-    conversationId ? "loading" : "idle",
-  );
   const [usage, setUsage] = useState<Usage | null>(null);
-  const [banner, setBanner] = useState<Banner | null>(null);
+  const [banner, setBanner] = useState<Banner | null>(
+    initial.failed ? { message: "Could not load this conversation.", retryable: false } : null,
+  );
   const [resend, setResend] = useState<{ text: string } | null>(null);
-  // The text of the turn in flight, for Retry and the 401 re-send.
-  const lastTextRef = useRef<string>("");
+  // The run picked up after a reload streams through the transport it started
+  // on; new replies use the chosen one.
+  const [resumeTransport, setResumeTransport] = useState(initial.resume?.transport ?? null);
+  const transport = resumeTransport ?? chosenTransport;
+  const transportRef = useRef(transport);
+  // The text of the turn in flight, for Retry, the 401 re-send and the stored run.
+  const lastTextRef = useRef<string>(initial.resume?.text ?? "");
   // The 401 re-send happens once per user send; a second 401 is a real failure.
   const resentRef = useRef(false);
+  // The run this view is streaming (its id is kept in sessionStorage).
+  const runIdRef = useRef<string | null>(initial.resume?.runId ?? null);
+  const resumingRef = useRef(initial.resume !== null);
+  const [resumeId] = useState(initial.resume?.runId ?? null);
+  // The last token put on a request, so a 401 refreshes only when no one else has.
+  const usedTokenRef = useRef<string | null>(null);
   // Callbacks the event handler reaches through, kept current without
   // rebuilding the handler (and so the hook's options) on every render.
   const createdRef = useRef(onConversationCreated);
@@ -86,6 +215,10 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
     () =>
       createChatEventHandler({
         onConversation(id, title) {
+          const stored = loadRun();
+          if (stored && stored.runId === runIdRef.current && stored.conversationId !== id) {
+            saveRun({ ...stored, conversationId: id });
+          }
           if (currentIdRef.current === id) return;
           currentIdRef.current = id;
           setCurrentId(id);
@@ -98,19 +231,109 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
     [],
   );
 
+  // The messages as last rendered (for the stored run's baseline).
+  const messagesRef = useRef<Message<ContentPart>[]>(initial.messages);
+
+  const transportOptions = useMemo(() => {
+    // Read at every request / connection: a refreshed token is used at once.
+    const authorization = () => {
+      const current = session.getToken();
+      usedTokenRef.current = current;
+      return { Authorization: `Bearer ${current ?? ""}` };
+    };
+    const onAuthError = () => session.tokenAfterUnauthorized(usedTokenRef.current);
+    const getResumeKey = () => resumeId;
+    const onRunIdChange = (runId: string | null) => {
+      if (runId) {
+        runIdRef.current = runId;
+        const list = messagesRef.current;
+        let baseline = list.length;
+        for (let i = list.length - 1; i >= 0; i -= 1) {
+          if (list[i]?.role === "user") {
+            baseline = i;
+            break;
+          }
+        }
+        const kind = transportRef.current;
+        saveRun({
+          runId,
+          transport: kind === "websocket" ? "websocket" : "background-sse",
+          conversationId: currentIdRef.current,
+          text: lastTextRef.current,
+          baseline,
+        });
+      } else {
+        clearRun(runIdRef.current ?? undefined);
+        runIdRef.current = null;
+      }
+    };
+    return {
+      backgroundSSE: {
+        startApi: "/api/runs",
+        eventsApi: "/api/runs/:runId/events",
+        cancelApi: "/api/runs/:runId/cancel",
+        startHeaders: authorization,
+        eventHeaders: authorization,
+        getResumeKey,
+        onRunIdChange,
+        onAuthError,
+      },
+      websocket: {
+        url: "/ws/chat",
+        // A fresh token at every connect (the server closes with 4401 at expiry).
+        protocols: () => {
+          const current = session.getToken();
+          usedTokenRef.current = current;
+          return ["bearer", current ?? ""];
+        },
+        cancelUrl: "/api/runs/:runId/cancel",
+        cancelHeaders: authorization,
+        getResumeKey,
+        onRunIdChange,
+        onAuthError,
+      },
+    };
+  }, [resumeId, session]);
+
+  const endResume = useCallback(() => {
+    resumingRef.current = false;
+    setResumeTransport(null);
+  }, []);
+
   const chat = useStreamChat<ContentPart, ServerEvent>({
     api: "/api/chat",
+    transport,
+    transportOptions,
+    initialMessages: initial.messages,
     // Re-read at every send: after a refresh the next send uses the new token.
     headers: { Authorization: `Bearer ${token ?? ""}` },
     body: currentId ? { conversation_id: currentId } : {},
     onEvent,
     onFinish: () => {
       resentRef.current = false;
+      endResume();
       finishedRef.current();
     },
     onError: (error) => {
       const status = (error as Partial<ChatRequestError>).status;
-      if (status === 401 && !resentRef.current) {
+      const resumed = resumingRef.current;
+      endResume();
+      // A failure the run itself reported (a socket error frame) reads as usual.
+      const reportedByRun = !status && typeof (error as { code?: unknown }).code === "string";
+      if (resumed && !reportedByRun) {
+        // The run could not be picked up again (it expired, or the server
+        // forgot it): drop the empty reply, keep the question for Retry.
+        setMessages((messages) => {
+          const last = messages[messages.length - 1];
+          return last?.role === "assistant" && last.parts.length === 0
+            ? messages.slice(0, -1)
+            : messages;
+        });
+        setBanner({ message: "The reply in progress could not be resumed.", retryable: true });
+        return;
+      }
+      // The resumable transports already refreshed and retried once (onAuthError).
+      if (status === 401 && !resentRef.current && transportRef.current === "sse") {
         resentRef.current = true;
         const text = lastTextRef.current;
         refreshToken().then(
@@ -128,32 +351,27 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
   });
   const { sendMessage, setMessages } = chat;
 
+  useLayoutEffect(() => {
+    messagesRef.current = chat.messages;
+  });
+
+  /** Every send goes through here: the transport of this turn is the one in use now. */
+  const startTurn = useCallback(
+    (text: string) => {
+      transportRef.current = transport;
+      sendMessage(text);
+    },
+    [sendMessage, transport],
+  );
+
   // The re-send after a refresh runs after the render that carries the new
   // token, so the hook reads the fresh Authorization header.
   useEffect(() => {
     if (!resend) return;
     setResend(null);
     setMessages((messages) => withoutLastTurn(messages));
-    sendMessage(resend.text);
-  }, [resend, sendMessage, setMessages]);
-
-  // History of an existing conversation (not of one this view just created).
-  useEffect(() => {
-    if (!initialId) return;
-    const abort = new AbortController();
-    setHistory("loading");
-    getConversation(api, initialId, abort.signal).then(
-      (detail) => {
-        setMessages(detail.messages ?? []);
-        setHistory("idle");
-      },
-      (error: unknown) => {
-        if (abort.signal.aborted) return;
-        setHistory(error instanceof ApiError && error.status === 404 ? "missing" : "failed");
-      },
-    );
-    return () => abort.abort();
-  }, [api, initialId, setMessages]);
+    startTurn(resend.text);
+  }, [resend, startTurn, setMessages]);
 
   const send = useCallback(
     (text: string) => {
@@ -161,9 +379,9 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
       resentRef.current = false;
       setBanner(null);
       setUsage(null);
-      sendMessage(text);
+      startTurn(text);
     },
-    [sendMessage],
+    [startTurn],
   );
 
   const retry = useCallback(() => {
@@ -172,31 +390,16 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
     setBanner(null);
     setMessages((messages) => withoutLastTurn(messages));
     resentRef.current = false;
-    sendMessage(text);
-  }, [sendMessage, setMessages]);
+    startTurn(text);
+  }, [startTurn, setMessages]);
 
-  if (history === "missing") {
-    return (
-      <section className="chat-view">
-        <p className="page-status" role="alert">
-          This conversation does not exist or was deleted.
-        </p>
-      </section>
-    );
-  }
+  const stop = useCallback(() => {
+    chat.stop();
+    endResume();
+  }, [chat.stop, endResume]);
 
   return (
     <section className="chat-view" aria-label="Chat">
-      {history === "loading" && (
-        <p className="page-status" role="status">
-          Loading conversation…
-        </p>
-      )}
-      {history === "failed" && (
-        <p className="banner error" role="alert">
-          Could not load this conversation.
-        </p>
-      )}
       <MessageList messages={chat.messages} isLoading={chat.isLoading} />
       {banner && (
         <div className="banner error" role="alert">
@@ -218,12 +421,7 @@ export function ChatView({ conversationId, onConversationCreated, onTurnFinished
             ? `Tokens: ${usage.input_tokens} in, ${usage.output_tokens} out`
             : ""}
       </div>
-      <Composer
-        isLoading={chat.isLoading}
-        disabled={history === "loading"}
-        onSend={send}
-        onStop={chat.stop}
-      />
+      <Composer isLoading={chat.isLoading} onSend={send} onStop={stop} />
     </section>
   );
 }

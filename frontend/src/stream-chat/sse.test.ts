@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSSEStream } from "./sse";
+import { parseSSEStream, readSSEMessages } from "./sse";
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -128,5 +128,26 @@ describe("parseSSEStream", () => {
     push?.('data: {"n":1}\n\n');
     await expect(run).rejects.toMatchObject({ name: "AbortError" });
     expect(seen).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("readSSEMessages", () => {
+  it("yields raw data with each message's own id and event, [DONE] included", async () => {
+    const messages = [];
+    for await (const message of readSSEMessages(
+      streamOf([
+        'id: 1\r\nevent: delta\r\ndata: {"a":1}\r\n\r\n',
+        ": ping\n\ndata: no id\n\n",
+        "id: 3\ndata: line one\ndata: line two\n\nid: 4\ndata: [DONE]\n\n",
+      ]),
+    )) {
+      messages.push(message);
+    }
+    expect(messages).toEqual([
+      { id: "1", event: "delta", data: '{"a":1}' },
+      { data: "no id" },
+      { id: "3", data: "line one\nline two" },
+      { id: "4", data: "[DONE]" },
+    ]);
   });
 });

@@ -4,24 +4,39 @@
  * Follows the EventSource line rules (LF, CRLF or CR line ends; `:` comments;
  * consecutive `data:` lines joined with "\n"; a blank line dispatches) and the
  * `@deltakit/react` wire convention: each event's data is JSON and the stream
- * ends at `data: [DONE]`. Other fields (`event:`, `id:`, `retry:`) are ignored.
+ * ends at `data: [DONE]`.
+ *
+ * `readSSEMessages` is the low-level reader (raw data plus the `id:` field,
+ * which the resumable transports need for `Last-Event-ID`);
+ * `parseSSEStream` is the public API on top of it (JSON events only).
  */
 
 const DONE = "[DONE]";
+
+/** One dispatched SSE message. */
+export interface SSEMessage {
+  /** The data lines, joined with "\n" (not parsed). */
+  data: string;
+  /** The `id:` field of this message, when it had one (ids containing NUL are ignored, as in EventSource). */
+  id?: string;
+  /** The `event:` field, when present. */
+  event?: string;
+}
 
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
 
 /**
- * Yield every JSON event of an SSE body until `[DONE]` or the end of the body.
- * Data that is not JSON is skipped (a proxy's stray line must not end the
- * reply). Aborting `signal` cancels the body and rejects with its reason.
+ * Yield every message of an SSE body (those with at least one `data:` line),
+ * including a `[DONE]` one, until the end of the body. The consumer decides
+ * when to stop; breaking out of the loop cancels the body. Aborting `signal`
+ * cancels the body and rejects with its reason.
  */
-export async function* parseSSEStream<TEvent = unknown>(
+export async function* readSSEMessages(
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
-): AsyncGenerator<TEvent, void, undefined> {
+): AsyncGenerator<SSEMessage, void, undefined> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   // Cancelling the reader makes a pending read() settle, so an abort never
@@ -33,12 +48,13 @@ export async function* parseSSEStream<TEvent = unknown>(
 
   let buffer = "";
   let dataLines: string[] = [];
-  let finished = false;
+  let id: string | undefined;
+  let eventName: string | undefined;
   let ended = false;
 
   try {
     if (signal?.aborted) throw abortError(signal);
-    while (!finished) {
+    while (true) {
       const { done, value } = await reader.read();
       if (signal?.aborted) throw abortError(signal);
       buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
@@ -60,23 +76,30 @@ export async function* parseSSEStream<TEvent = unknown>(
 
         if (line === "") {
           if (dataLines.length > 0) {
-            const data = dataLines.join("\n");
+            const message: SSEMessage = { data: dataLines.join("\n") };
+            if (id !== undefined) message.id = id;
+            if (eventName !== undefined) message.event = eventName;
             dataLines = [];
-            if (data === DONE) {
-              finished = true;
-              break;
-            }
-            const event = parseJSON(data);
-            if (event !== undefined) yield event as TEvent;
+            id = undefined;
+            eventName = undefined;
+            // Keep what is left of the buffer: the consumer may come back for more.
+            buffer = buffer.slice(start);
+            start = 0;
+            yield message;
+          } else {
+            id = undefined;
+            eventName = undefined;
           }
           continue;
         }
         if (line.startsWith(":")) continue;
         const colon = line.indexOf(":");
         const field = colon === -1 ? line : line.slice(0, colon);
-        let value = colon === -1 ? "" : line.slice(colon + 1);
-        if (value.startsWith(" ")) value = value.slice(1);
-        if (field === "data") dataLines.push(value);
+        let fieldValue = colon === -1 ? "" : line.slice(colon + 1);
+        if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
+        if (field === "data") dataLines.push(fieldValue);
+        else if (field === "id" && !fieldValue.includes("\0")) id = fieldValue;
+        else if (field === "event") eventName = fieldValue;
       }
       buffer = buffer.slice(start);
 
@@ -90,14 +113,35 @@ export async function* parseSSEStream<TEvent = unknown>(
     if (ended) {
       reader.releaseLock();
     } else {
-      // Stopped early ([DONE], an abort, an error or a consumer that broke out
-      // of the loop): cancel the body so the connection is released.
+      // Stopped early (the consumer broke out, an abort or an error): cancel
+      // the body so the connection is released.
       reader.cancel().catch(() => {});
     }
   }
 }
 
-function parseJSON(data: string): unknown {
+/**
+ * Yield every JSON event of an SSE body until `[DONE]` or the end of the body.
+ * Data that is not JSON is skipped (a proxy's stray line must not end the
+ * reply). Aborting `signal` cancels the body and rejects with its reason.
+ */
+export async function* parseSSEStream<TEvent = unknown>(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<TEvent, void, undefined> {
+  for await (const message of readSSEMessages(body, signal)) {
+    if (message.data === DONE) return;
+    const event = parseJSON(message.data);
+    if (event !== undefined) yield event as TEvent;
+  }
+}
+
+/** True for the `[DONE]` sentinel's data. */
+export function isDoneData(data: string): boolean {
+  return data === DONE;
+}
+
+export function parseJSON(data: string): unknown {
   try {
     return JSON.parse(data);
   } catch {

@@ -1,8 +1,8 @@
 /**
  * Network side of the chat: transports start a run and report back through the
- * `TransportContext`. Only the `sse` transport lives here for now; the
- * resumable `background-sse` and `websocket` transports plug into the same
- * `ChatTransport` interface.
+ * `TransportContext`. This file holds the `sse` transport and the helpers the
+ * resumable transports share; `background-sse.ts` and `websocket.ts` plug into
+ * the same `ChatTransport` interface.
  */
 import { parseSSEStream } from "./sse";
 import type {
@@ -11,6 +11,7 @@ import type {
   ChatTransport,
   ContentPart,
   HeadersInput,
+  ReconnectPolicy,
   SSEEvent,
   SSETransportOptions,
 } from "./types";
@@ -79,8 +80,44 @@ export async function createChatRequestError(response: Response): Promise<ChatRe
   return error;
 }
 
-function toError(value: unknown): Error {
+export function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
+}
+
+/** A run URL: a template with `:runId`, or a function of the run id. */
+export function runUrl(template: string | ((runId: string) => string), runId: string): string {
+  return typeof template === "function"
+    ? template(runId)
+    : template.replaceAll(":runId", encodeURIComponent(runId));
+}
+
+/** Wait `ms`, or reject with the abort reason as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const abortReason = () =>
+      signal?.reason ?? new DOMException("The operation was aborted.", "AbortError");
+    if (signal?.aborted) {
+      reject(abortReason());
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The delay before reconnection `attempt` (1-based), with a little jitter. */
+export function reconnectDelay(policy: ReconnectPolicy | undefined, attempt: number): number {
+  const base = policy?.baseDelayMs ?? 500;
+  const max = policy?.maxDelayMs ?? 8000;
+  const delay = Math.min(max, base * 2 ** (attempt - 1));
+  return delay === 0 ? 0 : Math.round(delay * (0.8 + Math.random() * 0.4));
 }
 
 /**

@@ -183,6 +183,11 @@ export interface TransportStartArgs<TPart = ContentPart, TEvent = SSEEvent> {
 export interface TransportResumeArgs<TPart = ContentPart, TEvent = SSEEvent> {
   /** The run to reattach to. */
   runId: string;
+  /**
+   * Extension: the last event already shown; the built-in transports replay
+   * from the start of the run when it is absent.
+   */
+  lastEventId?: string;
   /** Callbacks into the hook. */
   context: TransportContext<TPart, TEvent>;
 }
@@ -220,38 +225,104 @@ export interface SSETransportOptions {
   fetch?: typeof fetch;
 }
 
-/** Config of the `background-sse` transport (implemented with resumable runs). */
-export interface BackgroundSSETransportOptions {
-  startApi: string;
-  eventsApi: string | ((runId: string) => string);
-  cancelApi?: string | ((runId: string) => string);
-  statusApi?: string | ((runId: string) => string);
-  startHeaders?: HeadersInput;
-  startBody?: BodyInput;
-  eventHeaders?: HeadersInput;
-  startMethod?: string;
-  resolveRunId?: (response: unknown) => string | null | undefined;
-  runId?: string | null;
-  getResumeKey?: () => string;
-  onRunIdChange?: (runId: string | null) => void;
-  fetch?: typeof fetch;
+/** Reconnection policy of the resumable transports (an extension). */
+export interface ReconnectPolicy {
+  /** Reconnections in a row without receiving an event before the run fails (default 5). */
+  attempts?: number;
+  /** First delay in ms, doubled at each further attempt (default 500). */
+  baseDelayMs?: number;
+  /** Upper bound of one delay in ms (default 8000). */
+  maxDelayMs?: number;
 }
 
-/** Config of the `websocket` transport (implemented with resumable runs). */
-export interface WebSocketTransportOptions {
-  url: string | ((runId: string | null) => string);
-  cancelUrl?: string | ((runId: string) => string);
-  protocols?: string | string[] | (() => string | string[]);
-  body?: BodyInput;
+/**
+ * Called when the server refuses the credentials in the middle of a run (HTTP
+ * 401, WebSocket close 4401). Return a promise that resolves once fresh
+ * credentials are in place (e.g. after a token refresh): the transport then
+ * reconnects once, re-reading headers/protocols, and resumes the run. Reject
+ * (or leave the option out) and the run fails with a 401 error. An extension of
+ * the `@deltakit/react` API.
+ */
+export type AuthErrorHandler = (error: Error) => unknown | Promise<unknown>;
+
+/** A run URL: a template where `:runId` is replaced, or a function of the run id. */
+export type RunUrl = string | ((runId: string) => string);
+
+/** Config of the `background-sse` transport: start a run, then follow its resumable event stream. */
+export interface BackgroundSSETransportOptions {
+  /** Endpoint that starts a run and answers with JSON holding its id (e.g. `{runId}`). */
+  startApi: string;
+  /** The run's SSE event stream; every event should carry an `id:` for `Last-Event-ID`. */
+  eventsApi: RunUrl;
+  /** When set, `stop()` POSTs here (with `startHeaders`) to cancel the run on the server. */
+  cancelApi?: RunUrl;
+  /** Accepted for API compatibility; not used (the events stream says everything we need). */
+  statusApi?: RunUrl;
+  /** Headers of the start POST and the cancel POST (read at every request). */
+  startHeaders?: HeadersInput;
+  /** Extra fields of the start body beside `message` (read at every send). */
+  startBody?: BodyInput;
+  /** Headers of every events request (read at every connection, so a refreshed token is used). */
+  eventHeaders?: HeadersInput;
+  /** Method of the start request, `POST` by default. */
+  startMethod?: string;
+  /** Picks the run id out of the start response; default `response.runId ?? response.job_id`. */
+  resolveRunId?: (response: unknown) => string | null | undefined;
+  /** A run to resume when the hook mounts. */
   runId?: string | null;
-  getResumeKey?: () => string;
+  /** Returns a run id to resume when the hook mounts (e.g. read from `sessionStorage`); used when `runId` is not set. */
+  getResumeKey?: () => string | null | undefined;
+  /** The run id changed: a new run started (id) or it ended, failed or was stopped (`null`). Not called on unmount. */
   onRunIdChange?: (runId: string | null) => void;
+  /** The fetch to use (injectable for tests); `globalThis.fetch` by default. */
+  fetch?: typeof fetch;
+  /** Extension: reconnection policy when the event stream drops before `[DONE]`. */
+  reconnect?: ReconnectPolicy;
+  /** Extension: refresh credentials after a 401 (start or events) and retry once. */
+  onAuthError?: AuthErrorHandler;
+}
+
+/** Config of the `websocket` transport: one socket per run, resumable by run id. */
+export interface WebSocketTransportOptions {
+  /** Socket URL (`/ws/chat` is resolved against the page, http→ws, https→wss), or a function of the run id (`null` for a new run). */
+  url: string | ((runId: string | null) => string);
+  /** When set, `stop()` also POSTs here (besides sending the `{type:"stop"}` frame). */
+  cancelUrl?: RunUrl;
+  /** Subprotocols; a function is called at every connect, so a refreshed token is used (extension). */
+  protocols?: string | string[] | (() => string | string[]);
+  /** Extra fields of the outbound message frame beside `message` (read at every send). */
+  body?: BodyInput;
+  /** A run to resume when the hook mounts. */
+  runId?: string | null;
+  /** Returns a run id to resume when the hook mounts; used when `runId` is not set. */
+  getResumeKey?: () => string | null | undefined;
+  /** The run id changed: learned from a frame (id), or the run ended, failed or was stopped (`null`). Not called on unmount. */
+  onRunIdChange?: (runId: string | null) => void;
+  /** Turns a frame's `data` into an event, an array of events, or `null` to skip; default `JSON.parse`. */
   parseMessage?: (data: unknown) => unknown;
+  /** Picks the run id out of an inbound event; default `event[runIdKey]`. */
   resolveRunId?: (frame: unknown) => string | null | undefined;
+  /** Encodes an outbound frame; default `JSON.stringify`. */
   serializeMessage?: (payload: Record<string, unknown>) => string;
+  /** Key of the run id in frames, `runId` by default. */
   runIdKey?: string;
-  buildResumePayload?: (runId: string) => Record<string, unknown>;
-  /** WebSocket factory (injectable for tests). */
+  /** The resume frame; default `{ [runIdKey]: runId, lastEventId }`. */
+  buildResumePayload?: (runId: string, lastEventId: number) => Record<string, unknown>;
+  /**
+   * Extension: the event number of an inbound event, for `lastEventId` on
+   * resume. Default: its `eventId` / `event_id` field when numeric, else the
+   * count of events received in this run (events are numbered from 1).
+   */
+  resolveEventId?: (event: unknown) => number | null | undefined;
+  /** Extension: headers of the `cancelUrl` POST (read at every stop). */
+  cancelHeaders?: HeadersInput;
+  /** Extension: the fetch used for `cancelUrl`. */
+  fetch?: typeof fetch;
+  /** Extension: reconnection policy when the socket drops before `{type:"done"}`. */
+  reconnect?: ReconnectPolicy;
+  /** Extension: refresh credentials after a close with code 4401, then reconnect and resume once. */
+  onAuthError?: AuthErrorHandler;
+  /** Extension: WebSocket factory (injectable for tests). */
   createWebSocket?: (url: string, protocols?: string | string[]) => WebSocket;
 }
 

@@ -419,4 +419,142 @@ describe("useStreamChat", () => {
       expect(chat().isLoading).toBe(false);
     });
   });
+
+  describe("with the resumable transports", () => {
+    /** A fake run server: POST /api/runs → r1; events of any run replay `script`. */
+    function runServer(script: string[]) {
+      const calls: { url: string; headers: Headers }[] = [];
+      const fetchFn = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = String(input);
+        calls.push({ url, headers: new Headers(init?.headers) });
+        if (url === "/api/runs") {
+          return new Response(JSON.stringify({ runId: "r1", conversation_id: "c1" }), {
+            status: 202,
+          });
+        }
+        const text = script
+          .map(
+            (delta, i) =>
+              `id: ${i + 1}\ndata: ${JSON.stringify({ type: "text_delta", delta })}\n\n`,
+          )
+          .join("");
+        return sseResponse([text, "data: [DONE]\n\n"]);
+      }) as unknown as typeof fetch;
+      return { fetch: fetchFn, calls };
+    }
+
+    it("background-sse: send → run id → events → done; hook headers and body apply", async () => {
+      const server = runServer(["Hel", "lo"]);
+      const onFinish = vi.fn();
+      const onRunIdChange = vi.fn();
+      const { chat, items } = renderHarness({
+        transport: "background-sse",
+        headers: { Authorization: "Bearer hook" },
+        body: { conversation_id: "c1" },
+        transportOptions: {
+          backgroundSSE: {
+            startApi: "/api/runs",
+            eventsApi: "/api/runs/:runId/events",
+            fetch: server.fetch,
+            onRunIdChange,
+          },
+        },
+        onFinish,
+      });
+      await act(async () => chat().sendMessage("hi"));
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(1));
+      expect(items()).toEqual(["user: hi", "assistant: Hello"]);
+      expect(chat().runId).toBeNull();
+      expect(chat().isLoading).toBe(false);
+      expect(onRunIdChange.mock.calls).toEqual([["r1"], [null]]);
+      expect(server.calls.map((c) => c.url)).toEqual(["/api/runs", "/api/runs/r1/events"]);
+      expect(server.calls.map((c) => c.headers.get("Authorization"))).toEqual([
+        "Bearer hook",
+        "Bearer hook",
+      ]);
+    });
+
+    it("resumes at mount the run id kept in sessionStorage, into one fresh assistant message", async () => {
+      sessionStorage.setItem("run", "r1");
+      const server = runServer(["Resumed ", "reply"]);
+      const onFinish = vi.fn();
+      const options: UseStreamChatOptions = {
+        transport: "background-sse",
+        initialMessages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }],
+        transportOptions: {
+          backgroundSSE: {
+            startApi: "/api/runs",
+            eventsApi: "/api/runs/:runId/events",
+            fetch: server.fetch,
+            getResumeKey: () => sessionStorage.getItem("run"),
+            onRunIdChange: (id) =>
+              id ? sessionStorage.setItem("run", id) : sessionStorage.removeItem("run"),
+          },
+        },
+        onFinish,
+      };
+      const ref: ChatRef = { current: null };
+      // StrictMode mounts twice: the first resume is closed, the second must
+      // reuse the same (emptied) assistant message.
+      render(
+        <StrictMode>
+          <Harness options={options} chatRef={ref} />
+        </StrictMode>,
+      );
+      expect(ref.current?.runId).toBe("r1");
+      await vi.waitFor(() => expect(onFinish).toHaveBeenCalledTimes(1));
+      const items = screen.queryAllByRole("listitem").map((li) => li.textContent);
+      expect(items).toEqual(["user: hi", "assistant: Resumed reply"]);
+      expect(sessionStorage.getItem("run")).toBeNull();
+      expect(ref.current?.runId).toBeNull();
+      sessionStorage.clear();
+    });
+
+    it("websocket by name: resumes at mount with the stored run id and streams the replay", async () => {
+      const sockets: EventTarget[] = [];
+      const sent: unknown[] = [];
+      const createWebSocket = () => {
+        const socket = Object.assign(new EventTarget(), {
+          readyState: 0,
+          send: (data: string) => sent.push(JSON.parse(data)),
+          close: () => {},
+        });
+        sockets.push(socket);
+        return socket as unknown as WebSocket;
+      };
+      const onFinish = vi.fn();
+      const { chat, items } = renderHarness({
+        transport: "websocket",
+        transportOptions: {
+          websocket: { url: "ws://x.test/ws/chat", runId: "r5", createWebSocket },
+        },
+        onFinish,
+      });
+      expect(chat().runId).toBe("r5");
+      const socket = sockets[0] as EventTarget & { readyState: number };
+      act(() => {
+        socket.readyState = 1;
+        socket.dispatchEvent(new Event("open"));
+      });
+      expect(sent).toEqual([{ runId: "r5", lastEventId: 0 }]);
+      act(() => {
+        for (const frame of [
+          { type: "text_delta", delta: "over ", runId: "r5", eventId: 1 },
+          { type: "text_delta", delta: "the socket", runId: "r5", eventId: 2 },
+          { type: "done", runId: "r5" },
+        ]) {
+          socket.dispatchEvent(new MessageEvent("message", { data: JSON.stringify(frame) }));
+        }
+      });
+      expect(items()).toEqual(["assistant: over the socket"]);
+      expect(onFinish).toHaveBeenCalledTimes(1);
+      expect(chat().runId).toBeNull();
+    });
+
+    it("throws when a resumable transport has no config", () => {
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      expect(() => renderHarness({ transport: "background-sse" })).toThrow(/backgroundSSE/);
+      expect(() => renderHarness({ transport: "websocket" })).toThrow(/websocket/);
+    });
+  });
 });

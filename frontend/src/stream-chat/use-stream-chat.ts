@@ -10,6 +10,7 @@ import {
   useRef,
   useState,
 } from "react";
+import { createBackgroundSSETransport } from "./background-sse";
 import {
   appendPart as appendPartTo,
   appendText as appendTextTo,
@@ -18,18 +19,62 @@ import {
   ensureAssistantMessage as ensureAssistantIn,
   startTurn,
 } from "./controller";
-import { createSSETransport, isAbortError } from "./transports";
+import { createSSETransport, isAbortError, resolveBody, resolveHeaders } from "./transports";
 import type {
+  BackgroundSSETransportOptions,
   ChatTransport,
   ContentPart,
   EventHelpers,
   Message,
   SSEEvent,
   TransportContext,
+  TransportName,
   TransportRun,
   UseStreamChatOptions,
   UseStreamChatReturn,
+  WebSocketTransportOptions,
 } from "./types";
+import { createWebSocketTransport } from "./websocket";
+
+/**
+ * A built-in transport whose config is read from the hook's latest options at
+ * every use. The hook-level `headers` and `body` apply to every transport,
+ * under the transport's own (`transportOptions.*` wins on a clash).
+ */
+function createBuiltInTransport<TPart, TEvent>(
+  name: TransportName,
+  current: () => UseStreamChatOptions<TPart, TEvent>,
+): ChatTransport<TPart, TEvent> {
+  const hookHeaders = () => resolveHeaders(current().headers);
+  const hookBody = () => resolveBody(current().body);
+  if (name === "background-sse") {
+    return createBackgroundSSETransport<TPart, TEvent>(() => {
+      const config = current().transportOptions?.backgroundSSE as BackgroundSSETransportOptions;
+      return {
+        ...config,
+        startHeaders: () => ({ ...hookHeaders(), ...resolveHeaders(config.startHeaders) }),
+        eventHeaders: () => ({ ...hookHeaders(), ...resolveHeaders(config.eventHeaders) }),
+        startBody: () => ({ ...hookBody(), ...resolveBody(config.startBody) }),
+      };
+    });
+  }
+  if (name === "websocket") {
+    return createWebSocketTransport<TPart, TEvent>(() => {
+      const config = current().transportOptions?.websocket as WebSocketTransportOptions;
+      return { ...config, body: () => ({ ...hookBody(), ...resolveBody(config.body) }) };
+    });
+  }
+  return createSSETransport<TPart, TEvent>(() => {
+    const options = current();
+    const sse = options.transportOptions?.sse ?? {};
+    return {
+      ...sse,
+      api: options.api ?? sse.api ?? "",
+      headers: () => ({ ...resolveHeaders(sse.headers), ...hookHeaders() }),
+      body: () => ({ ...resolveBody(sse.body), ...hookBody() }),
+    };
+  });
+}
 
 interface ActiveRun {
   /** Identity of the run: callbacks of any other (stopped, older) run are ignored. */
@@ -47,8 +92,16 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   if (transportOption === "sse" && !options.api && !options.transportOptions?.sse?.api) {
     throw new Error("useStreamChat: `api` is required for the default sse transport");
   }
-  if (transportOption === "background-sse" || transportOption === "websocket") {
-    throw new Error(`useStreamChat: the "${transportOption}" transport is not available yet`);
+  if (transportOption === "background-sse") {
+    const config = options.transportOptions?.backgroundSSE;
+    if (!config?.startApi || !config.eventsApi) {
+      throw new Error(
+        "useStreamChat: the background-sse transport needs transportOptions.backgroundSSE.startApi and eventsApi",
+      );
+    }
+  }
+  if (transportOption === "websocket" && !options.transportOptions?.websocket?.url) {
+    throw new Error("useStreamChat: the websocket transport needs transportOptions.websocket.url");
   }
 
   const [messages, setMessagesState] = useState<Message<TPart>[]>(
@@ -87,31 +140,16 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
     [commit],
   );
 
-  const transportRef = useRef<ChatTransport<TPart, TEvent> | null>(null);
+  // One instance per built-in transport; each reads the latest options at use.
+  const transportsRef = useRef<Partial<Record<TransportName, ChatTransport<TPart, TEvent>>>>({});
   const getTransport = useCallback((): ChatTransport<TPart, TEvent> => {
     const chosen = optionsRef.current.transport ?? "sse";
     if (typeof chosen === "object") return chosen;
-    if (!transportRef.current) {
-      transportRef.current = createSSETransport<TPart, TEvent>(() => {
-        const current = optionsRef.current;
-        const sse = current.transportOptions?.sse ?? {};
-        const sseHeaders = sse.headers;
-        const sseBody = sse.body;
-        return {
-          ...sse,
-          api: current.api ?? sse.api ?? "",
-          headers: () => ({
-            ...(typeof sseHeaders === "function" ? sseHeaders() : sseHeaders),
-            ...(typeof current.headers === "function" ? current.headers() : current.headers),
-          }),
-          body: () => ({
-            ...(typeof sseBody === "function" ? sseBody() : sseBody),
-            ...(typeof current.body === "function" ? current.body() : current.body),
-          }),
-        };
-      });
-    }
-    return transportRef.current;
+    const cached = transportsRef.current[chosen];
+    if (cached) return cached;
+    const created = createBuiltInTransport<TPart, TEvent>(chosen, () => optionsRef.current);
+    transportsRef.current[chosen] = created;
+    return created;
   }, []);
 
   const createContext = useCallback(
@@ -208,16 +246,26 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
     run.handle?.stop?.();
   }, []);
 
+  // The assistant message a resumed run streams into. Stable across
+  // StrictMode's second mount, so it is reused (and emptied: the run is
+  // replayed from its start) instead of leaving an empty duplicate behind.
+  const resumeAssistantIdRef = useRef<string | null>(null);
+
   // Mount: reattach to a resumable run. Unmount: close the run in progress
   // (disconnect only; a resumable run keeps going on the server).
   useEffect(() => {
     mountedRef.current = true;
     const transport = getTransport();
-    if (transport.resume && transport.runId && !activeRef.current) {
-      const resumeId = transport.runId;
+    const resumeId = transport.resume ? transport.runId : null;
+    if (transport.resume && resumeId && !activeRef.current) {
       const resume = transport.resume;
+      resumeAssistantIdRef.current ??= createId();
+      const assistantId = resumeAssistantIdRef.current;
+      if (messagesRef.current.some((m) => m.id === assistantId)) {
+        commit(messagesRef.current.filter((m) => m.id !== assistantId));
+      }
       setRunIdState(resumeId);
-      launch({ token: Symbol("run"), assistantId: createId() }, (context) => {
+      launch({ token: Symbol("run"), assistantId }, (context) => {
         context.ensureAssistantMessage();
         return resume({ runId: resumeId, context });
       });
@@ -228,7 +276,7 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
       activeRef.current = null;
       if (run?.handle) (run.handle.close ?? run.handle.stop)?.();
     };
-  }, [getTransport, launch]);
+  }, [commit, getTransport, launch]);
 
   return { messages, isLoading, error, runId, sendMessage, stop, setMessages };
 }
