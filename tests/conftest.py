@@ -114,9 +114,11 @@ def start_server(
         # Every live test registers its users from 127.0.0.1, and with REDIS_URL
         # the per-IP counters are shared by all server processes of the run (and
         # outlive it by a minute): the default 10/min would throttle the suite
-        # itself. Tests of the limits use the test client, or pass these.
+        # itself. Tests of the limits use the test client, or pass these (the
+        # per-username failed-login limit stays: usernames are unique per test).
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
+        "THROTTLE_LOGIN_FAILURES_IP": "1000/min",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra_env or {})
