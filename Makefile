@@ -10,13 +10,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: install run test test-python test-frontend e2e-deps lint bench clean help
+.PHONY: install run test test-python test-frontend e2e-deps lint typecheck bench rename clean help
 
 help:
 	@echo "make run    - install everything, migrate, serve http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need, run every suite"
 	@echo "make lint   - ruff (and the frontend linter)"
 	@echo "make bench  - streaming benchmarks (not part of make test)"
+	@echo "make rename NAME=acme - rename the project (package, docker names, titles)"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +52,7 @@ run: install
 	@echo ""
 	@echo "  Chat starter on http://$(HOST):$(PORT)/"
 	@echo "  Log in with the demo user printed above (first run only), sign up on the"
-	@echo "  login page, or create an admin: $(PY) manage.py createsuperuser"
+	@echo "  login page, or create an admin: DJANGO_DEBUG=1 $(PY) manage.py createsuperuser"
 	@echo ""
 	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --access-log /dev/null chatproject.asgi:application
 
@@ -79,11 +80,27 @@ e2e-deps:
 		echo "Chromium not found and apt-get unavailable (not root): browser tests will be skipped"; \
 	fi
 
-test: install e2e-deps test-python test-frontend
+test: install e2e-deps typecheck lint test-python test-frontend
 
-lint: $(VENV)/.installed
+# Lint and type checks run in `make test` (before the suites); the frontend half
+# only once frontend/package.json exists.
+ifneq ($(wildcard frontend/package.json),)
+FRONTEND_DEPS := frontend/node_modules/.installed
+endif
+
+lint: $(VENV)/.installed $(FRONTEND_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+ifneq ($(wildcard frontend/package.json),)
+	cd frontend && npm run lint
+endif
+
+# mypy (django-stubs, djangorestframework-stubs; [tool.mypy] in pyproject.toml) and tsc.
+typecheck: $(VENV)/.installed $(FRONTEND_DEPS)
+	$(BIN)/mypy
+ifneq ($(wildcard frontend/package.json),)
+	cd frontend && npm run typecheck
+endif
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev,bench]'
@@ -92,6 +109,12 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
 # BENCH_ARGS="--quick" for the smoke subset; see `python -m tests.bench --help`.
 bench: install $(VENV)/.bench-installed
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# Rename the project package, docker names, frontend name and titles (scripts/rename.py).
+# TITLE="Acme Chat" sets the display name; the venv's python when there is one.
+rename:
+	@if [ -z "$(NAME)" ]; then echo "usage: make rename NAME=acme [TITLE='Acme Chat']" >&2; exit 2; fi
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/rename.py "$(NAME)" $(if $(TITLE),--title "$(TITLE)")
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles db.test.sqlite3 test-artifacts

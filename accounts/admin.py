@@ -7,10 +7,14 @@ shown again). Outstanding/blacklisted tokens are SimpleJWT's own admin pages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -26,14 +30,14 @@ class ApiKeyInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False  # keys are made on the API key page, where the plaintext is shown
 
 
 class PasswordChangeForm(AdminPasswordChangeForm):
     """The admin's password form, through the service that ends the user's sessions."""
 
-    def save(self, commit: bool = True):
+    def save(self, commit: bool = True) -> User:
         return services.user_password_change(
             user=self.user, password=self.cleaned_data["password1"]
         )
@@ -46,7 +50,7 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["revoke_all_sessions"]
 
     @admin.action(description="Revoke all sessions (refresh tokens)")
-    def revoke_all_sessions(self, request, queryset) -> None:
+    def revoke_all_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         total = sum(
             services.user_sessions_revoke(user=user, reason=RevokeReason.ADMIN) for user in queryset
         )
@@ -57,10 +61,12 @@ class RevokedFilter(admin.SimpleListFilter):
     title = "revoked"
     parameter_name = "revoked"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> tuple[tuple[str, str], ...]:
         return (("yes", "Revoked"), ("no", "Not revoked"))
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "yes":
             return queryset.filter(revoked_at__isnull=False)
         if self.value() == "no":
@@ -72,10 +78,12 @@ class ExpiredFilter(admin.SimpleListFilter):
     title = "expired"
     parameter_name = "expired"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> tuple[tuple[str, str], ...]:
         return (("yes", "Expired"), ("no", "Not expired"))
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         now = timezone.now()
         if self.value() == "yes":
             return queryset.filter(expires_at__lte=now)
@@ -122,18 +130,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ("user", "name", *readonly_fields[1:])
     raw_id_fields = ("user",)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[ApiKey]]:
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         return ApiKeyAddForm.Meta.fields if obj is None else self.fields
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ApiKey | None = None
+    ) -> tuple[str, ...]:
         return () if obj is None else self.readonly_fields
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         response = super().add_view(request, form_url, extra_context)
         plaintext = getattr(request, "_api_key_plaintext", None)
         if plaintext is None:
@@ -146,14 +160,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
                 "title": "API key created",
-                "key": request._api_key_object,
+                "key": getattr(request, "_api_key_object", None),
                 "plaintext": plaintext,
             },
         )
         page["Cache-Control"] = "no-store"
         return page
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: Any) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -164,11 +178,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             expires_at=form.cleaned_data.get("expires_at"),
         )
         obj.pk = key.pk
-        request._api_key_plaintext = plaintext
-        request._api_key_object = key
+        # Handed to add_view on the same request (HttpRequest declares no such attributes).
+        vars(request).update(_api_key_plaintext=plaintext, _api_key_object=key)
 
     @admin.action(description="Revoke selected API keys")
-    def revoke(self, request, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
             services.api_key_revoke(api_key=key)
@@ -192,10 +206,10 @@ class TokenFamilyAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in TokenFamily._meta.fields]
     actions = ["revoke"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Revoke selected sessions")
-    def revoke(self, request, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[TokenFamily]) -> None:
         revoked = sum(services.token_family_revoke(family=family) for family in queryset)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)

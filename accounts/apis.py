@@ -9,19 +9,22 @@ site cannot drive them; a failed check is 403 ``csrf_failed`` and changes nothin
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.http import HttpResponseBase, JsonResponse
 from django.utils.http import is_same_domain
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.authentication import ANY_SCOPE
+from accounts.authentication import ANY_SCOPE, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
     ApiKeyCreatedOutput,
@@ -37,18 +40,18 @@ from accounts.throttles import RefreshThrottle, RegisterThrottle
 from chatproject.errors import ApiError, error_response
 
 
-def client_ip(request) -> str:
+def client_ip(request: Request) -> str:
     """The client IP used for limits and logs (``NUM_PROXIES`` decides trust in XFF)."""
     return BaseThrottle().get_ident(request)
 
 
-def _validated(serializer_class, request) -> dict:
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-def _require_object_body(request) -> None:
+def _require_object_body(request: Request) -> None:
     """Body-less endpoints still reject a body that is not JSON or not an object."""
     if not isinstance(request.data, dict):
         raise ApiError(400, "invalid", "Expected a JSON object or an empty body.")
@@ -67,7 +70,7 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
-def _trusted_origin(request, origin: str) -> bool:
+def _trusted_origin(request: Request, origin: str) -> bool:
     own = _origin(f"{request.scheme}://{request.get_host()}")
     if origin == own:
         return True
@@ -82,7 +85,7 @@ def _trusted_origin(request, origin: str) -> bool:
     return False
 
 
-def check_cookie_request(request) -> None:
+def check_cookie_request(request: Request) -> None:
     """Refuse a cookie-authenticated request that a cross-site page could have sent."""
     if not request.headers.get("X-Requested-With", "").strip():
         raise ApiError(403, "csrf_failed", "Missing X-Requested-With header.")
@@ -104,7 +107,7 @@ def _set_refresh_cookie(response: Response, issued: services.IssuedTokens) -> No
     )
 
 
-def _clear_refresh_cookie(response) -> None:
+def _clear_refresh_cookie(response: HttpResponseBase) -> None:
     response.delete_cookie(
         settings.REFRESH_COOKIE_NAME, path=settings.REFRESH_COOKIE_PATH, samesite="Strict"
     )
@@ -118,7 +121,10 @@ _NO_CONTENT = {204: OpenApiResponse(description="Done.")}
 
 
 def _token_response(issued: services.IssuedTokens, *, with_user: bool) -> Response:
-    body = {"access": issued.access, "access_expires_at": issued.access_expires_at.isoformat()}
+    body: dict[str, Any] = {
+        "access": issued.access,
+        "access_expires_at": issued.access_expires_at.isoformat(),
+    }
     if with_user:
         body["user"] = UserOutput(issued.user).data
     response = Response(body)
@@ -133,7 +139,7 @@ class RegisterApi(APIView):
     throttle_classes = [RegisterThrottle]
 
     @extend_schema(request=RegisterInput, responses={201: RegisteredUserOutput})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         if not settings.ALLOW_SIGNUP:
             raise ApiError(403, "signup_disabled", "Registration is closed.")
         data = _validated(RegisterInput, request)
@@ -147,7 +153,7 @@ class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=LoginInput, responses={200: _TOKEN_OUTPUT})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(LoginInput, request)
         issued = services.auth_login(
             username=data["username"],
@@ -164,7 +170,7 @@ class TokenRefreshApi(APIView):
     throttle_classes = [RefreshThrottle]
 
     @extend_schema(request=None, responses={200: _TOKEN_OUTPUT})
-    def post(self, request):
+    def post(self, request: Request) -> Response | JsonResponse:
         check_cookie_request(request)
         _require_object_body(request)
         raw = request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
@@ -184,7 +190,7 @@ class LogoutApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=None, responses=_NO_CONTENT)
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         check_cookie_request(request)
         _require_object_body(request)
         services.logout(raw=request.COOKIES.get(settings.REFRESH_COOKIE_NAME))
@@ -199,9 +205,9 @@ class LogoutAllApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses=_NO_CONTENT)
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         _require_object_body(request)
-        services.user_sessions_revoke(user=request.user)
+        services.user_sessions_revoke(user=drf_user(request))
         response = Response(status=status.HTTP_204_NO_CONTENT)
         _clear_refresh_cookie(response)
         return response
@@ -212,7 +218,7 @@ class MeApi(APIView):
     required_scope = ANY_SCOPE
 
     @extend_schema(responses=UserOutput)
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response(UserOutput(request.user).data)
 
 
@@ -223,16 +229,16 @@ class ApiKeyListCreateApi(APIView):
     required_scope = {"GET": Scope.KEYS_READ}
 
     @extend_schema(responses=ApiKeyPageOutput)
-    def get(self, request):
-        keys = selectors.api_key_list(user=request.user)
+    def get(self, request: Request) -> Response:
+        keys = selectors.api_key_list(user=drf_user(request))
         return Response(
             {"results": ApiKeyOutput(keys, many=True).data, "next": None, "previous": None}
         )
 
     @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyCreatedOutput})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(ApiKeyCreateInput, request)
-        key, plaintext = services.api_key_create(user=request.user, **data)
+        key, plaintext = services.api_key_create(user=drf_user(request), **data)
         body = {**ApiKeyOutput(key).data, "key": plaintext}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -241,7 +247,7 @@ class ApiKeyRevokeApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=_NO_CONTENT)
-    def delete(self, request, key_id: int):
-        key = selectors.api_key_get(user=request.user, key_id=key_id)
+    def delete(self, request: Request, key_id: int) -> Response:
+        key = selectors.api_key_get(user=drf_user(request), key_id=key_id)
         services.api_key_revoke(api_key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db.models import Q
@@ -39,6 +40,10 @@ from rest_framework.permissions import BasePermission
 from accounts import apikeys, tokens
 from accounts.models import ApiKey, User
 from chatproject.errors import WWW_AUTHENTICATE, ApiError
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +137,12 @@ def _require_scope(principal: Principal, scope: str | None) -> None:
         raise insufficient_scope(scope)
 
 
-def _stale_use_filter(key: ApiKey, now: datetime) -> Q | None:
-    """The ``UPDATE`` condition for ``last_used_at``, or None when it is fresh enough.
-    The condition repeats the check in SQL, so many workers write at most once."""
+def _stale_use_filter(key: ApiKey | None, now: datetime) -> Q | None:
+    """The ``UPDATE`` condition for ``last_used_at``, or None when it is fresh enough
+    (or there is no key). The condition repeats the check in SQL, so many workers
+    write at most once."""
+    if key is None:
+        return None
     interval = timedelta(seconds=settings.API_KEY_LAST_USED_INTERVAL)
     if key.last_used_at is not None and key.last_used_at > now - interval:
         return None
@@ -209,7 +217,7 @@ async def authenticate_request(request: HttpRequest, *, scope: str | None = None
     return principal
 
 
-def _scope_headers(scope: dict) -> dict[str, str]:
+def _scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
     headers: dict[str, list[str]] = {}
     for name, value in scope.get("headers", []):
         headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
@@ -224,7 +232,9 @@ def websocket_bearer_token(protocols: str | None) -> str | None:
     return None
 
 
-async def authenticate_scope(scope: dict, *, required_scope: str | None = None) -> Principal:
+async def authenticate_scope(
+    scope: Mapping[str, Any], *, required_scope: str | None = None
+) -> Principal:
     """Authenticate a Channels WebSocket scope. The browser sends its access token as
     ``Sec-WebSocket-Protocol: bearer, <access>`` (never in the query string, which
     access logs keep); scripts may send ``Authorization`` or ``X-API-Key``."""
@@ -257,7 +267,7 @@ class _AuthError(exceptions.APIException):
         super().__init__(detail=error.detail, code=error.code)
 
 
-def _drf_credentials(request) -> _Credentials | None:
+def _drf_credentials(request: Request) -> _Credentials | None:
     try:
         return _read_credentials(
             request.META.get("HTTP_AUTHORIZATION"), request.META.get("HTTP_X_API_KEY")
@@ -266,7 +276,7 @@ def _drf_credentials(request) -> _Credentials | None:
         raise _AuthError(error) from None
 
 
-def required_scope_of(view: Any, method: str) -> str | None:
+def required_scope_of(view: Any, method: str | None) -> str | None:
     """What a view asks of an API key: a scope, ``ANY_SCOPE``, or None (keys refused)."""
     required = getattr(view, "required_scope", None)
     if isinstance(required, dict):
@@ -274,20 +284,27 @@ def required_scope_of(view: Any, method: str) -> str | None:
     return required
 
 
-def drf_principal(request) -> Principal:
+def drf_user(request: Request) -> User:
+    """``request.user`` of an authenticated DRF request (``IsAuthenticated`` views)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated()
+    return user
+
+
+def drf_principal(request: Request) -> Principal:
     """The ``Principal`` of an authenticated DRF request."""
+    user = drf_user(request)
     if isinstance(request.auth, ApiKey):
-        return Principal(
-            user=request.user, api_key=request.auth, scopes=frozenset(request.auth.scopes)
-        )
+        return Principal(user=user, api_key=request.auth, scopes=frozenset(request.auth.scopes))
     expires = tokens.expiry_of(request.auth) if isinstance(request.auth, dict) else None
-    return Principal(user=request.user, api_key=None, scopes=None, token_expires_at=expires)
+    return Principal(user=user, api_key=None, scopes=None, token_expires_at=expires)
 
 
 class JWTAuthentication(BaseAuthentication):
     """``Authorization: Bearer <access>``. ``request.auth`` is the token's claims."""
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
         credentials = _drf_credentials(request)
         if credentials is None or credentials.kind != "jwt":
             return None
@@ -299,7 +316,7 @@ class JWTAuthentication(BaseAuthentication):
             raise _AuthError(error) from None
         return principal.user, payload
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return WWW_AUTHENTICATE
 
 
@@ -307,7 +324,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     """``X-API-Key: sk_…``: ``request.user`` is the key's owner, ``request.auth`` the key.
     Only views that declare ``required_scope`` accept keys."""
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User, ApiKey | None] | None:
         credentials = _drf_credentials(request)
         if credentials is None or credentials.kind != "api_key":
             return None
@@ -322,14 +339,14 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise _AuthError(error) from None
         return principal.user, principal.api_key
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return WWW_AUTHENTICATE
 
 
 class HasScope(BasePermission):
     """Allow JWT users, and API keys that carry the view's ``required_scope``."""
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True
         required = required_scope_of(view, request.method)

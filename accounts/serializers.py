@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import Scope
@@ -10,21 +13,21 @@ from accounts.models import Scope
 class StrictCharField(serializers.CharField):
     """A JSON string, nothing else: DRF's CharField would turn ``123`` into ``"123"``."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictEmailField(serializers.EmailField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictDateTimeField(serializers.DateTimeField):
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: Any) -> datetime:
         if not isinstance(value, str):
             self.fail("invalid", format="ISO 8601")
         return super().to_internal_value(value)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +25,10 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from chatproject.errors import ApiError
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -41,7 +46,10 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def _rate(name: str) -> tuple[int, int]:
-    return parse_rate(api_settings.DEFAULT_THROTTLE_RATES[name])
+    rate = api_settings.DEFAULT_THROTTLE_RATES[name]
+    if not isinstance(rate, str):
+        raise ImproperlyConfigured(f"throttle rate {rate!r}: expected N/s|min|hour|day")
+    return parse_rate(rate)
 
 
 def _base_key(name: str, ident: str) -> str:
@@ -110,7 +118,7 @@ class _IpRateThrottle(BaseThrottle):
 
     rate_name = ""
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         ident = self.get_ident(request)
         self._wait = retry_after(self.rate_name, ident)
         if self._wait is not None:

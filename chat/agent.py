@@ -1,36 +1,72 @@
-"""Which model the agent talks to, and the one agent per process that uses it.
+"""The agent's identity, the model it talks to, and the agent built from them.
 
-Selection (DESIGN.md, "Environment variables"):
+Identity (name, instructions, model name, enabled tools) has one source: the
+settings (``CHAT_ASSISTANT_NAME``, ``CHAT_INSTRUCTIONS``, ``OPENAI_MODEL``,
+``CHAT_TOOLS``), replaced by the admin's ``AssistantProfile`` row when one
+exists. A staff user's edit applies to the next message in every process:
 
-- ``OPENAI_API_KEY`` set -> OpenAI, Responses API, ``OPENAI_MODEL``;
+- Saving or deleting the profile in the admin stores a fresh random version
+  number in Django's cache (Redis when ``REDIS_URL`` is set) once the
+  transaction commits (``profile_changed``).
+- Each turn reads that number -- one Redis GET on the event loop, no thread
+  hop; a dictionary lookup with the local-memory cache -- and compares it with
+  the one seen when this process last read the row. Only a change (or a cache
+  that lost the key, or a snapshot older than ``PROFILE_RECHECK_SECONDS``) costs
+  a database query; the row is not read per turn.
+- The snapshot is keyed by the number read *before* the row, so a save that
+  races a read is seen on the following turn at the latest.
+
+Without Redis the cache is per process: an admin edit reaches the process that
+served it at once and others within ``PROFILE_RECHECK_SECONDS`` (several
+processes should run with ``REDIS_URL`` anyway, ``scripts/serve``). The recheck
+also picks up a row changed outside the admin (shell, SQL).
+
+Model selection (DESIGN.md, "Environment variables"):
+
+- ``OPENAI_API_KEY`` set -> OpenAI, Responses API, the identity's model;
 - ``OPENAI_BASE_URL`` set -> that OpenAI-compatible server, Chat Completions
   with ``include_usage`` (without it usage is 0 on non-OpenAI servers);
 - ``CHAT_MODEL_API`` overrides the wire API;
 - neither -> the offline demo model (``chat.demo_model``).
 
 The ``AsyncOpenAI`` client (and its connection pool) and the ``Agent`` are built
-once per configuration and event loop, not per request: a warm keep-alive
-connection to the upstream is most of a fast first token.
+once per configuration, identity and event loop, not per request: a warm
+keep-alive connection to the upstream is most of a fast first token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
+import time
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from agents import (
     Agent,
+    Model,
     ModelSettings,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
+    Tool,
     set_tracing_disabled,
 )
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from django.db import connections
 from openai import AsyncOpenAI, Timeout
 
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
-from chat.tools import TOOLS
+from chat.tools import registered_tools, registry_generation
+from chatproject.env import EnvError
+
+logger = logging.getLogger(__name__)
 
 # Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the client needs one.
 _PLACEHOLDER_API_KEY = "not-needed"
@@ -50,11 +86,14 @@ class ModelConfig:
         return self.api == "offline_demo"
 
 
-def model_config() -> ModelConfig:
+def model_config(identity: Identity | None = None) -> ModelConfig:
+    """The model for ``identity`` (default: the last one this process loaded)."""
     if not settings.OPENAI_API_KEY and not settings.OPENAI_BASE_URL:
         return ModelConfig(DEMO_MODEL_NAME, "offline_demo", None, None, 0, 0)
+    if identity is None:
+        identity = known_identity()
     return ModelConfig(
-        name=settings.OPENAI_MODEL,
+        name=identity.model,
         api=settings.CHAT_MODEL_API,
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL,
@@ -73,16 +112,19 @@ def _client(config: ModelConfig) -> AsyncOpenAI:
     )
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _build_agent(
     config: ModelConfig,
-    instructions: str,
+    identity: Identity,
+    tools_generation: int,
     tracing: bool,
     loop: asyncio.AbstractEventLoop,
 ) -> Agent:
     # ``loop`` is part of the key: an httpx pool must not outlive its event loop
     # (one loop per server process; one per test under pytest-asyncio).
+    # ``tools_generation`` is too: a tool registered again (tests) means a new agent.
     set_tracing_disabled(not tracing)
+    model: Model
     if config.offline_demo:
         model = DemoModel()
         model_settings = ModelSettings()
@@ -93,18 +135,214 @@ def _build_agent(
         model = OpenAIResponsesModel(model=config.name, openai_client=_client(config))
         model_settings = ModelSettings()
     return Agent(
-        name="Assistant",
-        instructions=instructions,
+        name=identity.name,
+        instructions=identity.instructions,
         model=model,
         model_settings=model_settings,
-        tools=list(TOOLS),
+        tools=_enabled_tools(identity),
     )
 
 
-def get_agent() -> tuple[Agent, ModelConfig]:
-    """The agent for the current settings (call from the event loop that will run it)."""
-    config = model_config()
+async def get_agent() -> tuple[Agent, ModelConfig]:
+    """The agent for the current identity (call from the event loop that will run it)."""
+    identity = await current_identity()
+    config = model_config(identity)
     agent = _build_agent(
-        config, settings.CHAT_INSTRUCTIONS, settings.CHAT_TRACING, asyncio.get_running_loop()
+        config,
+        identity,
+        registry_generation(),
+        settings.CHAT_TRACING,
+        asyncio.get_running_loop(),
     )
     return agent, config
+
+
+def _enabled_tools(identity: Identity) -> list[Tool]:
+    available = registered_tools()
+    return [available[name] for name in identity.tools if name in available]
+
+
+# --------------------------------------------------------------------------
+# Identity: settings, or the admin's profile
+# --------------------------------------------------------------------------
+
+# Cache key of the profile's version: a random number, replaced on every change.
+PROFILE_VERSION_KEY = "chat:assistant-profile-version"
+# A snapshot of the row is re-read at least this often, whatever the cache says.
+PROFILE_RECHECK_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    instructions: str
+    model: str
+    tools: tuple[str, ...]
+    from_profile: bool = False
+
+
+@dataclass(frozen=True)
+class _ProfileRow:
+    name: str
+    instructions: str
+    model: str
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    version: int | None  # the cache's version number when the row was read
+    row: _ProfileRow | None  # None: no profile, the settings apply
+    loaded_at: float
+
+
+_snapshot: _Snapshot | None = None
+
+
+def settings_tools() -> tuple[str, ...]:
+    """``CHAT_TOOLS`` as names: every registered tool when it is unset (None)."""
+    if settings.CHAT_TOOLS is None:
+        return tuple(registered_tools())
+    return tuple(settings.CHAT_TOOLS)
+
+
+def check_tool_settings() -> None:
+    """Stop start-up on a ``CHAT_TOOLS`` name that no module registered."""
+    if settings.CHAT_TOOLS is None:
+        return
+    known = registered_tools()
+    if any(name not in known for name in settings.CHAT_TOOLS):
+        raise EnvError(
+            "CHAT_TOOLS", "all, none, or a comma list of tool names from: " + ", ".join(known)
+        )
+
+
+def _identity(row: _ProfileRow | None) -> Identity:
+    if row is None:
+        return Identity(
+            name=settings.CHAT_ASSISTANT_NAME,
+            instructions=settings.CHAT_INSTRUCTIONS,
+            model=settings.OPENAI_MODEL,
+            tools=settings_tools(),
+        )
+    return Identity(
+        name=row.name,
+        instructions=row.instructions,
+        model=row.model or settings.OPENAI_MODEL,
+        tools=row.tools,
+        from_profile=True,
+    )
+
+
+def known_identity() -> Identity:
+    """The identity as this process last loaded it, without any I/O (``/api/config``)."""
+    return _identity(_snapshot.row if _snapshot is not None else None)
+
+
+async def current_identity() -> Identity:
+    """The identity for a turn starting now: see the module docstring for the cost."""
+    global _snapshot
+    snapshot = _snapshot
+    try:
+        version = await _read_version()
+    except Exception as error:
+        # A cache outage must not stop chat: trust the snapshot until it is due anyway.
+        logger.warning("assistant profile version unavailable: %s", type(error).__name__)
+        version = snapshot.version if snapshot is not None else None
+    if (
+        snapshot is not None
+        and version is not None
+        and snapshot.version == version
+        and time.monotonic() - snapshot.loaded_at < PROFILE_RECHECK_SECONDS
+    ):
+        return _identity(snapshot.row)
+    snapshot = await sync_to_async(_load_snapshot)(version)
+    _snapshot = snapshot
+    return _identity(snapshot.row)
+
+
+def _load_snapshot(version: int | None) -> _Snapshot:
+    from chat.models import AssistantProfile
+
+    if version is None:
+        # No number in the cache (first start, cache cleared): publish one, then use
+        # whichever number won, so every process agrees on it from now on.
+        try:
+            cache = caches["default"]
+            cache.add(PROFILE_VERSION_KEY, _new_version(), timeout=None)
+            version = cache.get(PROFILE_VERSION_KEY)
+        except Exception as error:
+            logger.warning("assistant profile version unavailable: %s", type(error).__name__)
+    loaded_at = time.monotonic()
+    connection = connections["default"]
+    try:
+        profile = (
+            AssistantProfile.objects.filter(pk=AssistantProfile.SINGLETON_ID)
+            .values_list("name", "instructions", "model", "tools")
+            .first()
+        )
+    finally:
+        if not connection.in_atomic_block:  # a turn must not pin a connection (services.py)
+            connection.close()
+    row = None
+    if profile is not None:
+        name, instructions, model, tools = profile
+        row = _ProfileRow(name, instructions, model, tuple(_known_tool_names(tools)))
+    return _Snapshot(version, row, loaded_at)
+
+
+def _known_tool_names(names: Any) -> list[str]:
+    known = registered_tools()
+    listed = [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+    unknown = [name for name in listed if name not in known]
+    if unknown:
+        # A tool was removed from the code after the profile enabled it.
+        logger.warning("assistant profile enables unregistered tools: %s", ", ".join(unknown))
+    return [name for name in listed if name in known]
+
+
+def _new_version() -> int:
+    return secrets.randbits(62)
+
+
+def profile_changed() -> None:
+    """Publish a new profile version: every process re-reads the row on its next turn.
+
+    Call it after the change is committed (``transaction.on_commit``): a process that
+    sees the new number must find the new row.
+    """
+    global _snapshot
+    _snapshot = None
+    try:
+        caches["default"].set(PROFILE_VERSION_KEY, _new_version(), timeout=None)
+    except Exception:
+        # The other processes still pick the change up within PROFILE_RECHECK_SECONDS.
+        logger.exception("could not publish the assistant profile change")
+
+
+# Django's RedisCache has no async client: reading the number through it would be a
+# thread hop per turn. One redis.asyncio client per event loop reads the same key.
+_redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _read_version() -> int | None:
+    cache = caches["default"]
+    if isinstance(cache, LocMemCache):
+        return cache.get(PROFILE_VERSION_KEY)  # in-process memory: no I/O to await
+    if not isinstance(cache, RedisCache):
+        return await cache.aget(PROFILE_VERSION_KEY)
+    loop = asyncio.get_running_loop()
+    client = _redis_clients.get(loop)
+    if client is None:
+        import redis.asyncio
+
+        location = settings.CACHES["default"]["LOCATION"]
+        url = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
+        # Bounded: an unreachable Redis must not hold up the turn (see current_identity).
+        client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        _redis_clients[loop] = client
+    # RedisCache stores integers unpickled (RedisSerializer), under its full key.
+    raw = await client.get(cache.make_and_validate_key(PROFILE_VERSION_KEY))
+    return None if raw is None else int(raw)

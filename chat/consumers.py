@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -66,7 +67,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if principal.token_expires_at is not None:
             self._expiry = asyncio.create_task(self._close_at_expiry(principal.token_expires_at))
 
-    async def _close_at_expiry(self, expires_at) -> None:
+    async def _close_at_expiry(self, expires_at: datetime) -> None:
         await asyncio.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()))
         self.principal = None
         await self.close(code=CLOSE_UNAUTHORIZED, reason="token_expired")
@@ -80,7 +81,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # -- frames in ---------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.principal is None:
+        principal = self.principal
+        if principal is None:
             return  # closing
         try:
             try:
@@ -90,11 +92,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if not isinstance(data, dict):
                 raise ApiError(400, "parse_error", "A frame must be a JSON object.")
             if data.get("type") == "stop":
-                await self._stop()
+                await self._stop(principal)
             elif "message" in data:
-                await self._start(data)
+                await self._start(data, principal)
             elif "runId" in data:
-                await self._resume(data)
+                await self._resume(data, principal)
             else:
                 raise ApiError(
                     400, "invalid", "Send {message}, {runId, lastEventId} or {type: 'stop'}."
@@ -111,20 +113,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 409, "run_in_progress", "A reply is streaming on this socket; stop it first."
             )
 
-    async def _start(self, data: dict[str, Any]) -> None:
+    async def _start(self, data: dict[str, Any], principal: Principal) -> None:
         self._refuse_if_busy()
         chat_input = parse_chat_input(json.dumps(data).encode())
         start = await services.turn_start(
-            user=self.principal.user,
+            user=principal.user,
             message=chat_input.message,
             conversation_id=chat_input.conversation_id,
         )
-        run = await runs.run_start(
-            user=self.principal.user, start=start, message=chat_input.message
-        )
+        run = await runs.run_start(user=principal.user, start=start, message=chat_input.message)
         self._follow(run.run_id, 0)
 
-    async def _resume(self, data: dict[str, Any]) -> None:
+    async def _resume(self, data: dict[str, Any], principal: Principal) -> None:
         self._refuse_if_busy()
         run_id, last = data.get("runId"), data.get("lastEventId")
         if last is None:
@@ -134,14 +134,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 last = int(last)
             else:
                 raise ApiError(400, "invalid", "lastEventId must be a non-negative integer.")
-        run = await runs.run_get(user=self.principal.user, run_id=run_id)
+        # A runId that is not a string is unknown (404), as run_get answers for "".
+        run = await runs.run_get(
+            user=principal.user, run_id=run_id if isinstance(run_id, str) else ""
+        )
         self._follow(run.run_id, last)
 
-    async def _stop(self) -> None:
+    async def _stop(self, principal: Principal) -> None:
         if self.run_id is None:
             return
         try:
-            run = await runs.run_get(user=self.principal.user, run_id=self.run_id)
+            run = await runs.run_get(user=principal.user, run_id=self.run_id)
         except ApiError:
             return  # expired: nothing to stop
         # Not waiting for the end: the relay reports it, then ``done``.

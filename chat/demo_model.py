@@ -16,7 +16,7 @@ import itertools
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import ModelResponse, Usage
 from agents.models.interface import Model
@@ -34,8 +34,20 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+if TYPE_CHECKING:
+    from agents import AgentOutputSchemaBase, Handoff, ModelSettings, Tool, TResponseInputItem
+    from agents.models.interface import ModelTracing
+    from openai.types.responses.response_prompt_param import ResponsePromptParam
+
 DEMO_MODEL_NAME = "offline-demo"
 _CALL_PREFIX = "demo_call_"
+TOOL_PARAGRAPH = """\
+To show a tool call end to end, I asked the `current_time` tool for the time. \
+It answered: **{tool_result}**."""
+NO_TOOL_PARAGRAPH = (
+    "The `current_time` tool is not enabled (`CHAT_TOOLS` or the assistant profile), "
+    "so this reply shows no tool call."
+)
 _TOKEN_RE = re.compile(r"\s*\S+\s*|\s+")
 _ids = itertools.count(1)
 
@@ -44,8 +56,7 @@ REPLY_TEMPLATE = """\
 is scripted -- but everything around it is real: the agent runner, the tool call, \
 the streaming and the saved history.
 
-To show a tool call end to end, I asked the `current_time` tool for the time. \
-It answered: **{tool_result}**.
+{tool_paragraph}
 
 You wrote:
 
@@ -57,7 +68,8 @@ You wrote:
 2. **Any OpenAI-compatible server** (Ollama, vLLM, LM Studio): set `OPENAI_BASE_URL`, \
 e.g. `http://localhost:11434/v1`, and `OPENAI_MODEL` to a model it serves.
 
-Put them in `.env` or the environment; the demo model switches off by itself.
+Export them in the shell that runs `make run` (docker compose reads them from `.env`); \
+the demo model switches off by itself.
 """
 
 
@@ -138,53 +150,62 @@ def _response(response_id: str, output: list[Any], usage: Usage | None) -> Respo
 class DemoModel(Model):
     """A scripted but useful model: one tool call, then an explanatory Markdown reply."""
 
-    def _plan(self, input: str | list[Any]) -> tuple[list[Any], list[str], Usage]:
+    def _plan(self, input: str | list[Any], tools: list[Any]) -> tuple[list[Any], list[str], Usage]:
         """The output items of this call, the text tokens to stream, and the usage."""
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         tool_result = _pending_tool_result(items)
         n = next(_ids)
-        if tool_result is None:
+        # Only call the tool when the agent has it: CHAT_TOOLS can leave it out.
+        can_ask_time = any(getattr(tool, "name", None) == "current_time" for tool in tools)
+        if tool_result is None and can_ask_time:
             call = function_call(
                 "current_time", {"timezone": "UTC"}, call_id=f"{_CALL_PREFIX}{n:06d}"
             )
             return [call], [], _usage(items, 12)
-        reply = REPLY_TEMPLATE.format(tool_result=tool_result, quote=_quote(_last_user_text(items)))
+        paragraph = (
+            NO_TOOL_PARAGRAPH
+            if tool_result is None
+            else TOOL_PARAGRAPH.format(tool_result=tool_result)
+        )
+        reply = REPLY_TEMPLATE.format(
+            tool_paragraph=paragraph, quote=_quote(_last_user_text(items))
+        )
         tokens = _TOKEN_RE.findall(reply)
         message = assistant_message(reply, item_id=f"demo_msg_{n:06d}")
         return [message], tokens, _usage(items, len(tokens))
 
     async def get_response(
         self,
-        system_instructions,
-        input,
-        model_settings,
-        tools,
-        output_schema,
-        handoffs,
-        tracing,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
         *,
-        previous_response_id=None,
-        conversation_id=None,
-        prompt=None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
     ) -> ModelResponse:
-        output, _tokens, usage = self._plan(input)
+        output, _tokens, usage = self._plan(input, tools)
         return ModelResponse(output=output, usage=usage, response_id=None)
 
     async def stream_response(
         self,
-        system_instructions,
-        input,
-        model_settings,
-        tools,
-        output_schema,
-        handoffs,
-        tracing,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
         *,
-        previous_response_id=None,
-        conversation_id=None,
-        prompt=None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[Any]:
-        output, tokens, usage = self._plan(input)
+        output, tokens, usage = self._plan(input, tools)
         response_id = f"demo_resp_{next(_ids):06d}"
         delay = settings.CHAT_DEMO_TOKEN_MS / 1000
         seq = itertools.count()

@@ -81,3 +81,41 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.status} ({self.started_at:%Y-%m-%d %H:%M})"
+
+
+class AssistantProfile(models.Model):
+    """The assistant's identity as a staff user set it in the admin: at most one row.
+
+    When the row exists it replaces the settings (``CHAT_ASSISTANT_NAME``,
+    ``CHAT_INSTRUCTIONS``, ``CHAT_TOOLS``; ``OPENAI_MODEL`` unless ``model`` is
+    blank); deleting it goes back to them. ``chat.agent`` reads it, and a save
+    through the admin applies to the next message (``chat.agent.profile_changed``).
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    name = models.CharField(max_length=100)
+    instructions = models.TextField(help_text="The system prompt the model gets on every turn.")
+    model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Model name sent upstream; blank: OPENAI_MODEL. Ignored by the offline demo.",
+    )
+    tools = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names of the registered tools the agent may call.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "assistant profile"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(id=1), name="chat_assistant_profile_singleton"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -39,7 +39,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 
@@ -47,6 +47,9 @@ from chat.models import Turn
 from chat.services import TurnStart
 from chat.streaming import ChatTurn
 from chatproject.errors import ApiError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +181,7 @@ class RedisRunLog:
             Any, tuple[asyncio.Task[None], asyncio.Future[None]]
         ] = weakref.WeakKeyDictionary()
 
-    def _redis(self):
+    def _redis(self) -> Redis:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
@@ -245,7 +248,8 @@ class RedisRunLog:
 
     async def get(self, run_id: str) -> RunInfo | None:
         meta, _events = self._keys(run_id)
-        data = await self._redis().hgetall(meta)
+        # bytes throughout: the client is made without decode_responses.
+        data = cast("dict[bytes, bytes]", await self._redis().hgetall(meta))
         if not data:
             return None
         return RunInfo(
@@ -288,7 +292,10 @@ class RedisRunLog:
         meta, events = self._keys(run_id)
         redis = self._redis()
         block = max(1, int(wait_seconds * 1000)) if wait_seconds else None
-        response = await redis.xread({events: f"{after}-0"}, count=_READ_COUNT, block=block)
+        response = cast(
+            "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
+            await redis.xread({events: f"{after}-0"}, count=_READ_COUNT, block=block),
+        )
         result = ReadResult()
         if not response:
             if not await redis.exists(meta):

@@ -100,9 +100,9 @@ def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> l
             calls[part["callId"]] = part
             parts.append(part)
         elif kind == "function_call_output":
-            part = calls.get(item.get("call_id", ""))
-            if part is not None:
-                part["result"] = _output(item.get("output"))
+            called = calls.get(item.get("call_id", ""))
+            if called is not None:
+                called["result"] = _output(item.get("output"))
     return messages
 
 

@@ -284,7 +284,9 @@ def conversation_delete(*, conversation: Conversation) -> None:
         locked = Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
         if locked is None:
             raise ApiError(404, "not_found", "Conversation not found.")
-        if locked.active_run is not None and locked.active_run_started_at >= stale:
+        started = locked.active_run_started_at
+        # Live unless stale, as in the claim's SQL (a NULL start never compares as stale).
+        if locked.active_run is not None and (started is None or started >= stale):
             raise ApiError(
                 409, "run_in_progress", "A reply is being generated; stop it or wait, then delete."
             )

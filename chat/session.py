@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from agents.memory import SessionABC
+from agents.memory import SessionABC, SessionSettings
 
 from chat.models import ConversationItem
 
@@ -39,7 +39,7 @@ def _storable(value: Any) -> Any:
 
 
 class DjangoSession(SessionABC):
-    session_settings = None
+    session_settings: SessionSettings | None = None
 
     def __init__(self, conversation_id: Any, *, stored: list[dict[str, Any]] | None = None) -> None:
         self.session_id = str(conversation_id)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from agents import Runner
@@ -36,6 +37,7 @@ from django.conf import settings
 
 from chat import events
 from chat.agent import get_agent, model_config
+from chat.events import StreamError
 from chat.models import Turn
 from chat.services import TurnStart, aturn_finish
 
@@ -85,7 +87,9 @@ class ChatTurn:
 
     # -- the producer ------------------------------------------------------------
 
-    async def events(self, ping_seconds: float | None = None):
+    async def events(
+        self, ping_seconds: float | None = None
+    ) -> AsyncGenerator[list[bytes] | None, None]:
         """Yield batches (lists) of event payloads, ``conversation`` first; ``None``
         after ``ping_seconds`` of silence. Returns once the turn is recorded."""
         self._generator_started = True
@@ -176,7 +180,7 @@ class ChatTurn:
         put = queue.put_nowait
         error: BaseException | None = None
         try:
-            agent, config = get_agent()
+            agent, config = await get_agent()
             self.model_name = config.name
             self._result = Runner.run_streamed(
                 agent, self.message, session=self.session, max_turns=settings.CHAT_MAX_TURNS
@@ -193,7 +197,8 @@ class ChatTurn:
 
     # -- recording the outcome -----------------------------------------------------
 
-    async def _finish(self, status: str, error: events.StreamError | None) -> None:
+    # ``StreamError``, not ``events.StreamError``: in this class ``events`` is the method.
+    async def _finish(self, status: str, error: StreamError | None) -> None:
         if self._finish_task is None:
             result = self._result
             usage = result.context_wrapper.usage if result is not None else None
@@ -270,7 +275,7 @@ class TurnStream:
         self._turn = turn
         self._iterator = self._sse()
 
-    async def _sse(self):
+    async def _sse(self) -> AsyncGenerator[bytes, None]:
         produced = self._turn.events(settings.CHAT_PING_MS / 1000)
         try:
             async for batch in produced:
@@ -285,7 +290,7 @@ class TurnStream:
             # Closed at a yield (client gone): the producer's finally cancels the run.
             await produced.aclose()
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
         return self._iterator
 
     def close(self) -> None:

@@ -1,10 +1,16 @@
-"""The agent's tools. Adding one is one function here and one line in ``TOOLS``.
+"""The agent's tools and their registry. Adding one is one decorated function.
 
-Decorate with ``@tool`` (the SDK's ``function_tool`` with our error policy): the
-signature and docstring become the schema the model sees. A tool that raises
-does not end the stream: the model gets an error result and carries on.
-Raise ``ToolInputError`` for a message the model may read ("unknown time
-zone"); anything else is reported as a generic failure, so exception text
+``@chat_tool`` wraps the SDK's ``function_tool`` (with our error policy) and
+registers the tool by name; the signature and docstring become the schema the
+model sees. The decorated function stays an ordinary function, so a test can
+call it directly. Built-in tools live here; yours go in ``chat/custom_tools.py``,
+which the app imports at start-up (``ChatConfig.ready``). Which registered
+tools the agent may call is ``CHAT_TOOLS`` or the admin's assistant profile
+(``chat.agent``).
+
+A tool that raises does not end the stream: the model gets an error result and
+carries on. Raise ``ToolInputError`` for a message the model may read ("unknown
+time zone"); anything else is reported as a generic failure, so exception text
 (paths, keys, SQL) never reaches the model or the user.
 """
 
@@ -16,13 +22,15 @@ import math
 import operator
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agents import RunContextWrapper, function_tool
+from agents import FunctionTool, RunContextWrapper, function_tool
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ToolInputError(ValueError):
@@ -36,7 +44,57 @@ def tool_error_message(context: RunContextWrapper[Any], error: Exception) -> str
     return "Error: the tool failed unexpectedly. Do not retry it; tell the user."
 
 
-tool = partial(function_tool, failure_error_function=tool_error_message)
+# --------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------
+
+# name -> tool, in registration order (built-ins first, then chat/custom_tools.py).
+_registry: dict[str, FunctionTool] = {}
+# name -> "module.qualname" of the function behind it, to tell a re-import from a clash.
+_origins: dict[str, str] = {}
+# Bumped on every change, so an agent built from older tools is not reused.
+_generation = 0
+
+
+@overload
+def chat_tool(func: F, /) -> F: ...
+@overload
+def chat_tool(*, name: str | None = None) -> Callable[[F], F]: ...
+def chat_tool(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Register ``func`` as a tool the agent can be given (``@chat_tool`` or
+    ``@chat_tool(name="...")``); returns ``func`` unchanged."""
+
+    def register(func: F) -> F:
+        tool = function_tool(func, name_override=name, failure_error_function=tool_error_message)
+        origin = f"{func.__module__}.{func.__qualname__}"
+        if _origins.get(tool.name, origin) != origin:
+            raise ImproperlyConfigured(
+                f"two tools are named {tool.name!r}: {_origins[tool.name]} and {origin}"
+            )
+        global _generation
+        _registry[tool.name] = tool
+        _origins[tool.name] = origin
+        _generation += 1
+        return func
+
+    return register(func) if func is not None else register
+
+
+def registered_tools() -> dict[str, FunctionTool]:
+    """Every registered tool by name (a copy), in registration order."""
+    return dict(_registry)
+
+
+def registry_generation() -> int:
+    return _generation
+
+
+def unregister_tool(name: str) -> None:
+    """Forget a tool (tests that register their own)."""
+    global _generation
+    _registry.pop(name, None)
+    _origins.pop(name, None)
+    _generation += 1
 
 
 # --------------------------------------------------------------------------
@@ -44,7 +102,7 @@ tool = partial(function_tool, failure_error_function=tool_error_message)
 # --------------------------------------------------------------------------
 
 
-@tool
+@chat_tool
 def current_time(timezone: str = "UTC") -> str:
     """Return the current date and time in an IANA time zone.
 
@@ -155,7 +213,7 @@ def evaluate_expression(expression: str) -> int | float:
         ) from None
 
 
-@tool
+@chat_tool
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "(17.5 * 3) / 4" or "2 ** 32".
 
@@ -169,5 +227,5 @@ def calculate(expression: str) -> str:
     return repr(result) if isinstance(result, float) else str(result)
 
 
-# The agent's tools: add yours here.
-TOOLS = [current_time, calculate]
+# The built-in tools (the benchmark's FastAPI peer uses the same ones).
+TOOLS = [_registry["current_time"], _registry["calculate"]]

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,6 +37,7 @@ from rest_framework.views import APIView
 from accounts.authentication import HasScope, authenticate_request
 from chat import events, runs, selectors, services
 from chat.agent import model_config
+from chat.models import Conversation
 from chat.streaming import ChatTurn, TurnStream
 from chatproject.errors import ApiError, error_response
 
@@ -137,7 +145,7 @@ async def _start_turn(request: HttpRequest) -> tuple[services.TurnStart, ChatInp
 
 
 @csrf_exempt
-async def chat_stream(request: HttpRequest) -> HttpResponse:
+async def chat_stream(request: HttpRequest) -> HttpResponseBase:
     """``POST /api/chat`` ``{message, conversation_id?}`` -> ``text/event-stream``."""
     if (refused := _method_not_allowed(request, "POST")) is not None:
         return refused
@@ -182,7 +190,7 @@ def parse_last_event_id(request: HttpRequest) -> int:
     return value
 
 
-async def _run_events(run_id: str, after: int):
+async def _run_events(run_id: str, after: int) -> AsyncIterator[bytes]:
     expired = events.StreamError(
         "run_expired", "This run's events are no longer available.", False
     ).event()
@@ -197,7 +205,7 @@ async def _run_events(run_id: str, after: int):
 
 
 @csrf_exempt
-async def run_events(request: HttpRequest, run_id: str) -> HttpResponse:
+async def run_events(request: HttpRequest, run_id: str) -> HttpResponseBase:
     """``GET /api/runs/<runId>/events``: replay after ``Last-Event-ID``, then live."""
     if (refused := _method_not_allowed(request, "GET")) is not None:
         return refused
@@ -308,7 +316,7 @@ class ConversationListApi(_ConversationApi):
 
 
 class ConversationDetailApi(_ConversationApi):
-    def _detail(self, conversation) -> dict[str, Any]:
+    def _detail(self, conversation: Conversation) -> dict[str, Any]:
         return {
             **ConversationOutput(conversation).data,
             "messages": selectors.conversation_messages(conversation=conversation),

@@ -6,6 +6,10 @@ A configuration error stops the process with one line naming the variable.
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels.routing import ProtocolTypeRouter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
 
@@ -21,7 +25,7 @@ except EnvError as error:
     raise SystemExit(2) from None
 
 
-def _build_application():
+def _build_application() -> "ProtocolTypeRouter":
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
     from django.urls import get_resolver
@@ -36,7 +40,11 @@ def _build_application():
     return ProtocolTypeRouter(
         {
             "http": StaticFilesApp(django_asgi_app),
-            "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+            # types-channels wants its private _ExtendedURLPattern in an invariant list;
+            # path() returns URLPattern (python/typeshed#15080).
+            "websocket": AllowedHostsOriginValidator(
+                URLRouter(websocket_urlpatterns)  # type: ignore[arg-type]
+            ),
         }
     )
 

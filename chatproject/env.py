@@ -8,10 +8,11 @@ so a typo in ``.env`` stops start-up with one readable line (``manage.py`` and
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -47,11 +48,16 @@ class Env:
     def is_set(self, name: str) -> bool:
         return self._raw(name) is not None
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    # A str default gives a str; without one the variable may be unset (None).
+    @overload
+    def str(self, name: builtins.str, default: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, name: builtins.str, default: None = None) -> builtins.str | None: ...
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self._raw(name)
         return default if value is None else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -62,7 +68,7 @@ class Env:
             return False
         raise EnvError(name, "a boolean (1/0, true/false, yes/no, on/off)")
 
-    def int(self, name: str, default: int, *, min_value: int | None = None) -> int:
+    def int(self, name: builtins.str, default: int, *, min_value: int | None = None) -> int:
         value = self._raw(name)
         if value is None:
             return default
@@ -74,7 +80,9 @@ class Env:
             raise EnvError(name, f"an integer >= {min_value}")
         return number
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]
+    ) -> builtins.str:
         value = self._raw(name)
         if value is None:
             return default
@@ -82,7 +90,7 @@ class Env:
             raise EnvError(name, "one of " + ", ".join(choices))
         return value
 
-    def rate(self, name: str, default: str) -> str:
+    def rate(self, name: builtins.str, default: builtins.str) -> builtins.str:
         """A DRF throttle rate: ``<count>/<period>``, period one of s, m, h, d (or longer)."""
         value = self._raw(name)
         if value is None:
@@ -91,13 +99,13 @@ class Env:
             raise EnvError(name, "a rate like 5/min or 100/hour")
         return value
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(self, name: builtins.str, default: list[builtins.str]) -> list[builtins.str]:
         value = self._raw(name)
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def database(self, name: str, default: str) -> dict[str, Any]:
+    def database(self, name: builtins.str, default: builtins.str) -> dict[builtins.str, Any]:
         """A ``DATABASES`` entry from a URL: ``sqlite:///path`` or ``postgres://...``."""
         url = self._raw(name) or default
         expected = "a URL like sqlite:///db.sqlite3 or postgres://user:password@host:5432/name"
@@ -114,7 +122,7 @@ class Env:
             raise EnvError(name, expected)
         return config
 
-    def redis_url(self, name: str) -> str | None:
+    def redis_url(self, name: builtins.str) -> builtins.str | None:
         url = self._raw(name)
         if url is None:
             return None

@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from asgiref.sync import markcoroutinefunction
 from django.core.handlers.exception import convert_exception_to_response
@@ -55,9 +56,11 @@ def _user_id(request: HttpRequest) -> int | str | None:
     if user is None:
         return None
     if isinstance(user, SimpleLazyObject):
-        if user._wrapped is empty:  # never evaluated: this request did not use it
+        # ``_wrapped`` lives in the instance dict; django-stubs do not declare it.
+        wrapped = user.__dict__["_wrapped"]
+        if wrapped is empty:  # never evaluated: this request did not use it
             return None
-        user = user._wrapped
+        user = wrapped
     if getattr(user, "is_authenticated", False):
         return user.pk
     return None
@@ -76,6 +79,7 @@ class RequestContextMiddleware:
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Our own attribute (logs, the X-Request-ID header); HttpRequest does not declare it.
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
         response = await self.get_response(request)
@@ -143,7 +147,8 @@ class SiteMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]):
         self.get_response = get_response
         self.inline = [import_string(path)(get_response) for path in self.INLINE]
-        handler = get_response
+        # Every middleware here is async-capable, so each layer stays awaitable.
+        handler: Callable[[HttpRequest], Any] = get_response
         for path in reversed(self.SESSION_STACK):
             handler = convert_exception_to_response(import_string(path)(handler))
         self.session_handler = handler

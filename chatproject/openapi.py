@@ -119,7 +119,7 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": _ref("ApiErrorBody")}}}
 
 
-AUTH = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 AUTH_ERRORS = {
     "400": _error(
         "Invalid input, or both a Bearer token and an API key (`ambiguous_credentials`)."
@@ -308,7 +308,9 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     return statuses
 
 
-def add_plain_django_views(result: dict[str, Any], generator: Any, request: Any, public: bool):
+def add_plain_django_views(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS`` entry: merge the hand-written paths and schemas, and
     document the error answers every operation can give, in the one error shape."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from chatproject.env import Env, EnvError
 
@@ -195,7 +196,7 @@ STORAGES = {
 # https://www.django-rest-framework.org/api-guide/settings/
 # --------------------------------------------------------------------------
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # JWT first: a 401 then carries its WWW-Authenticate header (see accounts/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -255,7 +256,7 @@ JWT_ALGORITHM = env.choice(
 )
 # Tokens are signed with JWT_SIGNING_KEY (default: the secret key). To rotate it
 # without logging everyone out, move the old value to JWT_SIGNING_KEY_FALLBACKS
-# (comma list, verify only) for one refresh lifetime. README "Security model".
+# (comma list, verify only) for one refresh lifetime. docs/security.md.
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY") or SECRET_KEY
 JWT_SIGNING_KEY_FALLBACKS = env.list("JWT_SIGNING_KEY_FALLBACKS", default=[])
 JWT_VERIFYING_KEY = env.str("JWT_VERIFYING_KEY")
@@ -263,7 +264,7 @@ if not JWT_ALGORITHM.startswith("HS") and not (env.is_set("JWT_SIGNING_KEY") and
     raise EnvError(
         "JWT_VERIFYING_KEY", f"a PEM public key, with a PEM JWT_SIGNING_KEY, for {JWT_ALGORITHM}"
     )
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_SECONDS),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
     "ROTATE_REFRESH_TOKENS": True,
@@ -307,6 +308,15 @@ CHAT_MODEL_API = env.choice(
     "CHAT_MODEL_API", default=_default_model_api, choices=("responses", "chat_completions")
 )
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=32_000, min_value=1)
+# The assistant's identity. A staff user can replace it (and the model and tools)
+# in the admin without a deploy: the "Assistant profile" (chat.agent).
+CHAT_ASSISTANT_NAME = env.str("CHAT_ASSISTANT_NAME", default="Assistant")
+# Which registered tools (chat/tools.py, chat/custom_tools.py) the agent may call:
+# "all" (the default), "none", or a comma list. An unknown name stops start-up.
+_chat_tools = env.list("CHAT_TOOLS", default=["all"])
+CHAT_TOOLS: list[str] | None = (
+    None if _chat_tools == ["all"] else [] if _chat_tools == ["none"] else _chat_tools
+)
 CHAT_INSTRUCTIONS = env.str(
     "CHAT_INSTRUCTIONS",
     default=(

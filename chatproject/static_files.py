@@ -42,7 +42,7 @@ class StaticFilesApp:
         # Reads STATIC_ROOT, WHITENOISE_ROOT and the other WHITENOISE_* settings.
         self.whitenoise = _Files(get_response=None)
 
-    def _find(self, path: str):
+    def _find(self, path: str) -> Any:
         if self.whitenoise.autorefresh:
             return self.whitenoise.find_file(path)
         return self.whitenoise.files.get(path)

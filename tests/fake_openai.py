@@ -1098,6 +1098,7 @@ class _Pump:
                     req.outcome = "completed"
                 elif steps[self.i + 1][0] is _HOLD and req.turn is not None:
                     req.turn.held.set()
+                # A connection's transport: a WriteTransport, typed as the BaseTransport base.
                 transport.write(data)  # type: ignore[attr-defined]
                 self.last_at = at
                 self.i += 1
@@ -1216,7 +1217,7 @@ class FakeOpenAI:
                 return
             ready.set()
             try:
-                loop.run_until_complete(self._stopped.wait())  # type: ignore[union-attr]
+                loop.run_until_complete(self._stopped.wait())
                 loop.run_until_complete(self._close())
             finally:
                 loop.close()
@@ -1236,7 +1237,7 @@ class FakeOpenAI:
         for turn in self._all_turns():
             turn.release()
         try:
-            loop.call_soon_threadsafe(self._stopped.set)  # type: ignore[union-attr]
+            loop.call_soon_threadsafe(self._stopped.set)
         except RuntimeError:
             pass
         thread.join(10)
@@ -1254,7 +1255,7 @@ class FakeOpenAI:
         self._loop = asyncio.get_running_loop()
         await self._open()
         try:
-            await self._stopped.wait()  # type: ignore[union-attr]
+            await self._stopped.wait()
         finally:
             await self._close()
 
@@ -1778,22 +1779,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_log=False,
     )
 
+    def stop() -> None:
+        if fake._stopped:
+            fake._stopped.set()
+
     async def run() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: fake._stopped and fake._stopped.set())
+            loop.add_signal_handler(sig, stop)
         await fake._open()
         print(f"FAKE_OPENAI_READY {fake.base_url}", flush=True)
         assert task is not None
         try:
-            await fake._stopped.wait()  # type: ignore[union-attr]
+            await fake._stopped.wait()
         finally:
             await fake._close()
 
     if args.uvloop:
         try:
-            import uvloop  # type: ignore[import-not-found]
+            import uvloop
 
             uvloop.install()
         except ImportError:

@@ -163,7 +163,10 @@ def test_nginx_upgrades_websockets():
 
 def test_nginx_passes_the_headers_the_settings_trust():
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in NGINX
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in NGINX
+    # Overwritten, never appended: the app trusts it from nginx, so a client must
+    # not be able to put its own entry first (per-IP throttles).
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX
+    assert "$proxy_add_x_forwarded_for;" not in NGINX.split("# Behind another")[0]
     from django.conf import settings
 
     # SECURE_PROXY_SSL_HEADER (set when DEBUG is off) reads X-Forwarded-Proto.

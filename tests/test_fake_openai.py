@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import openai
@@ -16,6 +17,7 @@ import pytest
 import pytest_asyncio
 from agents import (
     Agent,
+    Model,
     ModelSettings,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
@@ -23,6 +25,7 @@ from agents import (
     function_tool,
     set_tracing_disabled,
 )
+from openai.types.chat import ChatCompletionMessageParam
 
 try:
     from tests.fake_openai import (
@@ -44,7 +47,8 @@ try:
         unauthorized,
     )
 except ImportError:  # tests/ on sys.path but not the repo root
-    from fake_openai import (  # type: ignore[no-redef]
+    # The same names again, from a module mypy (run from the root) cannot see.
+    from fake_openai import (  # type: ignore[no-redef,import-not-found]
         FakeOpenAI,
         Usage,
         benchmark,
@@ -65,7 +69,7 @@ except ImportError:  # tests/ on sys.path but not the repo root
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "sk-test-fake-key"
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 set_tracing_disabled(True)
 
@@ -110,6 +114,7 @@ def add(a: int, b: int) -> int:
 
 
 def make_agent(client: openai.AsyncOpenAI, api: str, **settings) -> Agent:
+    model: Model
     if api == "chat":
         model = OpenAIChatCompletionsModel(model="gpt-fake", openai_client=client)
     else:
@@ -176,7 +181,9 @@ def test_non_streaming_endpoints(fake):
     assert done.choices[0].message.content == "plain answer"
     assert done.usage.total_tokens == 5
     done = client.chat.completions.create(model="m", messages=MESSAGES)
-    call = done.choices[0].message.tool_calls[0]
+    tool_calls = done.choices[0].message.tool_calls
+    assert tool_calls
+    call = tool_calls[0]
     assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
         "call_1",
         "add",
@@ -488,7 +495,7 @@ async def test_hold_streams_first_tokens_then_waits_for_release(async_client, fa
     client = async_client(fake.base_url)
     stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
     it = stream.__aiter__()
-    tokens = []
+    tokens: list[str] = []
     while not tokens:
         chunk = await it.__anext__()
         if chunk.choices and chunk.choices[0].delta.content:
@@ -541,6 +548,7 @@ async def test_agents_sdk_cancel_closes_upstream(async_client, fake):
             break
     closed_at = time.monotonic()
     result.cancel()
+    assert isinstance(events, AsyncGenerator)  # typed as a plain AsyncIterator
     await events.aclose()
     req = fake.model_requests[0]
     assert await req.wait_disconnected_async(1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -80,11 +81,15 @@ def test_streams_a_chat_reply_incrementally(production, transactional_db):
 def test_websocket_transport_works_under_the_production_server(production, transactional_db):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
+    from websockets.typing import Origin, Subprotocol
 
     url = production.url.replace("http://", "ws://") + "/ws/chat"
     # A forged token: accepted with the bearer subprotocol, then closed with 4401.
     with connect(
-        url, origin=production.url, subprotocols=["bearer", "not-a-token"], proxy=None
+        url,
+        origin=Origin(production.url),
+        subprotocols=[Subprotocol("bearer"), Subprotocol("not-a-token")],
+        proxy=None,
     ) as socket:
         assert socket.subprotocol == "bearer"
         with pytest.raises(ConnectionClosed) as closed:
@@ -98,9 +103,14 @@ def test_websocket_transport_works_under_the_production_server(production, trans
     access = httpx.post(
         f"{production.url}/api/auth/token", json={"username": username, "password": password}
     ).json()["access"]
-    with connect(url, origin=production.url, subprotocols=["bearer", access], proxy=None) as socket:
+    with connect(
+        url,
+        origin=Origin(production.url),
+        subprotocols=[Subprotocol("bearer"), Subprotocol(access)],
+        proxy=None,
+    ) as socket:
         socket.send(json.dumps({"message": "hello over a socket"}))
-        frames = []
+        frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "done":
             frames.append(json.loads(socket.recv(timeout=15)))
     assert frames[0]["type"] == "conversation"

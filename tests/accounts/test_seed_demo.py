@@ -16,10 +16,16 @@ def _run(*args: str) -> str:
     return out.getvalue()
 
 
+def _password(output: str) -> str:
+    match = re.search(r"password: (\S+)", output)
+    assert match is not None, output
+    return match[1]
+
+
 @pytest.mark.django_db
 def test_seed_demo_creates_a_user_whose_printed_password_works():
     output = _run()
-    password = re.search(r"password: (\S+)", output)[1]
+    password = _password(output)
     assert authenticate(username="demo", password=password) is not None
 
 
@@ -31,9 +37,9 @@ def test_if_empty_does_nothing_when_users_exist(owner, django_user_model):
 
 @pytest.mark.django_db
 def test_existing_user_keeps_its_password_unless_reset():
-    first = re.search(r"password: (\S+)", _run())[1]
+    first = _password(_run())
     assert "exists" in _run()
     assert authenticate(username="demo", password=first) is not None
-    second = re.search(r"password: (\S+)", _run("--reset-password"))[1]
+    second = _password(_run("--reset-password"))
     assert authenticate(username="demo", password=first) is None
     assert authenticate(username="demo", password=second) is not None

@@ -204,6 +204,7 @@ def wait_http(url: str, proc: Proc, timeout: float = 30) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    assert parts.hostname is not None, url
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:

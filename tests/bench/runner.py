@@ -129,16 +129,17 @@ def figures_for(
     ideal = delay + (sc.upstream.tokens - 1) * sc.upstream.interval
     relayed_tokens = sum(s["chars"] for s in samples) / len(TOKEN)
     ms = 1000.0
+    ttft_p50, ttft_p99, total_p50 = pct(ttft, 50), pct(ttft, 99), pct(total, 50)
     fig: dict[str, Any] = {
         "streams": len(samples),
         "errors": len(errors),
         "error_kinds": sorted(set(errors))[:5],
-        "added_ttft_ms_p50": (pct(ttft, 50) - delay) * ms if ttft else None,
-        "added_ttft_ms_p99": (pct(ttft, 99) - delay) * ms if ttft else None,
-        "completion_s_p50": pct(total, 50),
+        "added_ttft_ms_p50": (ttft_p50 - delay) * ms if ttft_p50 is not None else None,
+        "added_ttft_ms_p99": (ttft_p99 - delay) * ms if ttft_p99 is not None else None,
+        "completion_s_p50": total_p50,
         "completion_s_p99": pct(total, 99),
         "ideal_s": ideal,
-        "completion_p50_over_ideal": (pct(total, 50) / ideal) if total else None,
+        "completion_p50_over_ideal": (total_p50 / ideal) if total_p50 is not None else None,
         "relayed_tokens": relayed_tokens,
         "cpu_s": cpu,
         "cpu_s_per_1k_tokens": (cpu / (relayed_tokens / 1000)) if cpu and relayed_tokens else None,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 from django.utils import timezone
 
@@ -177,6 +178,7 @@ async def test_the_view_streams_from_an_async_generator(
     )
     assert response.status_code == 200
     # A sync iterator would be buffered whole under ASGI (DESIGN.md traps).
+    assert isinstance(response, StreamingHttpResponse)
     assert response.is_async is True
     chunks = [chunk async for chunk in response.streaming_content]
     assert len(chunks) > 10  # token by token, not one buffered blob

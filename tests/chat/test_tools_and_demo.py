@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import socket
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from chat.models import Conversation, Turn
@@ -97,7 +99,8 @@ async def test_the_demo_model_answers_with_a_tool_call_and_no_network(
         headers=headers,
     )
     assert response.status_code == 200
-    stream = Stream(status=200, headers=None)
+    assert isinstance(response, StreamingHttpResponse)
+    stream = Stream(status=200, headers=httpx.Headers())
     body = b"".join([chunk async for chunk in response.streaming_content]).decode()
     for block in body.split("\n\n"):
         parse_sse_block(block, stream)
@@ -128,9 +131,30 @@ async def test_the_demo_model_answers_with_a_tool_call_and_no_network(
         headers=headers,
     )
     assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
     assert (b"".join([c async for c in response.streaming_content])).endswith(b"data: [DONE]\n\n")
     detail = await client.get(f"/api/conversations/{stream.conversation_id}", headers=headers)
     messages = detail.json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[1]["parts"][0]["type"] == "tool_call"
     assert messages[1]["parts"][1] == {"type": "text", "text": text}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_demo_model_skips_its_tool_call_when_current_time_is_disabled(
+    owner, demo_settings, no_network, close_db_connections
+):
+    demo_settings.CHAT_TOOLS = ["calculate"]
+    headers = await sync_to_async(bearer)(owner)
+    response = await AsyncClient().post(
+        "/api/chat", {"message": "Hi"}, content_type="application/json", headers=headers
+    )
+    assert isinstance(response, StreamingHttpResponse)
+    stream = Stream(status=200, headers=httpx.Headers())
+    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    for block in body.split("\n\n"):
+        parse_sse_block(block, stream)
+
+    assert stream.types[0] == "conversation" and stream.types[-1] == "usage" and stream.done
+    assert stream.of_type("tool_call") == [] and stream.of_type("error") == []
+    assert "offline demo" in stream.text and "`current_time` tool is not enabled" in stream.text

@@ -18,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from chat.models import Turn
 from chatproject.asgi import application
@@ -254,8 +255,8 @@ def ws_url(server) -> str:
 def open_socket(server, token: str | None, origin: str | None = None):
     return connect(
         ws_url(server),
-        origin=origin or server.url,
-        subprotocols=["bearer", token] if token else None,
+        origin=Origin(origin or server.url),
+        subprotocols=[Subprotocol("bearer"), Subprotocol(token)] if token else None,
         open_timeout=5,
         proxy=None,
     )

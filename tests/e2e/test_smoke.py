@@ -9,7 +9,12 @@ import pytest
 @pytest.mark.live
 def test_app_loads_without_console_errors(page, app_server):
     errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(str(error)))
     response = page.goto(f"{app_server.url}/")
     assert response is not None and response.status == 200

@@ -8,15 +8,16 @@ log in with; the password is random and printed once. Run it again with
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
     help = "Create a demo user (random password, printed once)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="demo")
         parser.add_argument(
             "--if-empty", action="store_true", help="only when the database has no users yet"
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             help="give an existing demo user a new password",
         )
 
-    def handle(self, *args, username: str, if_empty: bool, reset_password: bool, **options):
+    def handle(
+        self, *args: Any, username: str, if_empty: bool, reset_password: bool, **options: Any
+    ) -> None:
         users = get_user_model().objects
         if if_empty and users.exists():
             return
