@@ -228,26 +228,19 @@ def wait_http(url: str, proc: Proc, timeout: float = 30) -> None:
 
 def server_argv(kind: str, port: int) -> list[str]:
     """The command line of each server under test."""
-    if kind == "daphne":  # scripts/serve: the production entrypoint (HOST/PORT from env)
-        return ["sh", str(ROOT / "scripts" / "serve")]
-    if kind == "uvicorn":  # our app under uvicorn with uvloop + httptools
+    if kind == "daphne":  # the development server (make run, the test suite)
         return [
-            _bin("uvicorn"),
-            "chatproject.asgi:application",
-            "--host",
+            _bin("daphne"),
+            "-b",
             "127.0.0.1",
-            "--port",
+            "-p",
             str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--lifespan",
-            "off",
-            "--no-access-log",
-            "--log-level",
-            "warning",
+            "--access-log",
+            "/dev/null",
+            "chatproject.asgi:application",
         ]
+    if kind == "uvicorn":  # scripts/serve: the production entrypoint (uvicorn, uvloop, httptools)
+        return ["sh", str(ROOT / "scripts" / "serve")]
     if kind == "peer":  # the FastAPI relay under uvicorn's defaults (uvloop + httptools)
         return [
             _bin("uvicorn"),
