@@ -291,15 +291,24 @@ class RedisRunLog:
     async def read(self, run_id: str, after: int, wait_seconds: float | None) -> ReadResult:
         meta, events = self._keys(run_id)
         redis = self._redis()
-        block = max(1, int(wait_seconds * 1000)) if wait_seconds else None
-        response = cast(
-            "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
-            await redis.xread({events: f"{after}-0"}, count=_READ_COUNT, block=block),
-        )
+        response = await self._xread(events, after, block=None)
+        if not response:
+            # Nothing after ``after``: the run may be over (and ``after`` at or past
+            # its end marker, e.g. a client's stale Last-Event-ID), gone, or quiet.
+            # bytes: the client is made without decode_responses.
+            raw_status = cast("bytes | None", await redis.hget(meta, "status"))
+            if raw_status is None:
+                return ReadResult(end=GONE)
+            status = raw_status.decode()
+            if status != RUNNING:
+                # Read once more: events appended just before the end are delivered.
+                response = await self._xread(events, after, block=None)
+                if not response:
+                    return ReadResult(end=status)
+            elif wait_seconds:
+                response = await self._xread(events, after, block=max(1, int(wait_seconds * 1000)))
         result = ReadResult()
         if not response:
-            if not await redis.exists(meta):
-                result.end = GONE
             return result
         for entry_id, fields in response[0][1]:
             if b"end" in fields:
@@ -307,6 +316,14 @@ class RedisRunLog:
                 break
             result.entries.append((int(entry_id.split(b"-", 1)[0]), fields[b"d"]))
         return result
+
+    async def _xread(
+        self, events: str, after: int, *, block: int | None
+    ) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+        return cast(
+            "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
+            await self._redis().xread({events: f"{after}-0"}, count=_READ_COUNT, block=block),
+        )
 
     async def aclose(self) -> None:
         """Stop this loop's subscription and close its client (tests)."""

@@ -132,17 +132,12 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests share the database with a live server process, so it is a file.
     _default_db["TEST"] = {"NAME": str(Path(_default_db["NAME"]).with_suffix(".test.sqlite3"))}
 else:
-    # A connection pool (psycopg_pool): under ASGI each request's queries run on
-    # Django's sync thread, and opening a PostgreSQL connection per request
-    # costs more than the query. Django returns connections to the pool when a
-    # request ends, so CONN_MAX_AGE stays 0 (the pool requires it).
+    # A connection per request, closed at its end. Not a pool (psycopg_pool):
+    # background runs and streams touch the database from worker threads that
+    # outlive requests, and a pool whose connections are not all handed back
+    # stalls every request once it is drained (seen under schemathesis, 2026-11).
     _default_db["CONN_MAX_AGE"] = 0
-    if env.bool("DATABASE_POOL", default=True):
-        _default_db.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": 1,
-            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10, min_value=1),
-            "timeout": 10,
-        }
+    _default_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _default_db}
 
 # --------------------------------------------------------------------------

@@ -121,6 +121,26 @@ def test_resuming_a_finished_run_replays_the_rest_then_done(chat_server, fake, o
     assert nothing_left.done and nothing_left.events == []
 
 
+def test_a_last_event_id_past_the_end_of_a_finished_run_ends_at_once(chat_server, fake, owner):
+    # A stale or forged Last-Event-ID must not leave the client on pings forever.
+    fake.push(text("Short."))
+    run_id = start_run(chat_server, bearer(owner), "Go").json()["runId"]
+    whole = read_run(chat_server, bearer(owner), run_id)
+    assert whole.done
+    started = time.monotonic()
+    headers = {**bearer(owner), "Last-Event-ID": str(whole.ids[-1] + 50)}
+    url = f"{chat_server.url}/api/runs/{run_id}/events"
+    with httpx.stream("GET", url, headers=headers, timeout=5) as response:
+        assert response.status_code == 200
+        body = ""
+        for chunk in response.iter_text():
+            body += chunk
+            if "[DONE]" in body or time.monotonic() - started > 3:
+                break
+    assert body.endswith("data: [DONE]\n\n"), body
+    assert "text_delta" not in body
+
+
 def test_an_idle_run_sends_pings(chat_server, fake, owner):
     # The live servers ping after 300 ms of silence.
     fake.push(text("Finally.", first_token_delay=1.0))
