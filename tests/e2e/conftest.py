@@ -98,3 +98,25 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+REFRESH_PATH = "/api/auth/token/refresh"
+
+
+def reload_after_a_refresh(page, timeout_ms: int = 10_000) -> None:
+    """Reload the page just after its scheduled token refresh has completed.
+
+    With 5-second access tokens the page rotates its refresh cookie every few
+    seconds. A reload that lands while a rotation is in flight throws away the
+    response carrying the new cookie; the reloaded page then presents the
+    rotated-out cookie and reuse detection, as designed, ends the session
+    (seen in CI). With the default 300-second tokens a user meets this rarely;
+    these tests would meet it often, so they reload in the quiet just after a
+    rotation. (docs/security.md describes the trade-off.)
+    """
+    with page.expect_response(
+        lambda response: REFRESH_PATH in response.url and response.status == 200,
+        timeout=timeout_ms,
+    ):
+        pass
+    page.reload()

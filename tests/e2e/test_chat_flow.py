@@ -32,7 +32,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.conftest import PASSWORD, ServerProcess
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import reload_after_a_refresh, screenshot
 from tests.fake_openai import FakeOpenAI, hold, text, tool_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -275,7 +275,7 @@ def test_chat_flow_from_signup_to_logout(page: Page, chat_app: ChatApp) -> None:
     )
 
     # --- a reload shows the whole history, the partial reply included.
-    page.reload()
+    reload_after_a_refresh(page)
     expect(page).to_have_url(f"{url}/c/{conversation_id}")
     expect(page.get_by_role("article", name="Your message")).to_have_text(
         [first_message, "What is 6 times 7?", "Write a very long answer"]
@@ -325,7 +325,7 @@ def test_chat_flow_from_signup_to_logout(page: Page, chat_app: ChatApp) -> None:
     expect(dialog).to_have_count(0)
     expect(sidebar.get_by_role("link", name=second_message)).to_have_count(0)
     expect(page).to_have_url(f"{url}/")
-    page.reload()  # both changes are on the server, not only in the page
+    reload_after_a_refresh(page)  # both changes are on the server, not only in the page
     expect(sidebar.get_by_role("link", name="Renamed in the browser")).to_be_visible()
     expect(sidebar.get_by_role("link")).to_have_count(1)
     assert Conversation.objects.get(id=conversation_id).title == "Renamed in the browser"

@@ -23,7 +23,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import reload_after_a_refresh, screenshot
 from tests.e2e.test_chat_flow import (  # noqa: F401  (fixtures)
     ACCESS_SECONDS,
     ChatApp,
@@ -92,7 +92,7 @@ def reload_mid_reply(page: Page, app: ChatApp, transport_label: str, name: str) 
 
     # Reload while the server is still generating.
     starts_before = sum(1 for r in requests if r.startswith("POST") and r.endswith("/api/runs"))
-    page.reload()
+    reload_after_a_refresh(page)
     expect(page).to_have_url(f"{url}/c/{conversation_id}")
     # History first, then the question of the turn in progress and the replay.
     expect(page.get_by_role("article", name="Your message")).to_have_text(
@@ -137,7 +137,7 @@ def reload_mid_reply(page: Page, app: ChatApp, transport_label: str, name: str) 
     )
 
     # The saved history holds the same turn, once.
-    page.reload()
+    reload_after_a_refresh(page)
     expect(assistant_messages(page)).to_have_text(["The first answer.", REPLY])
     expect(page.get_by_role("article", name="Your message")).to_have_text(
         ["First question", QUESTION]
