@@ -58,9 +58,9 @@ run: install
 
 # Two pytest processes: the browser tests need one of their own (tests/conftest.py).
 # A browser test that fails is run once more and reported as a rerun ("R"):
-# they race real timers (5 s tokens, reloads); one intermittent failure is known
-# and open (a refresh cookie not updated after a refresh shortly before a
-# reload, seen once in CI on PostgreSQL + Redis; see the issue notes).
+# they race real timers (5 s tokens, reloads). The one race seen in CI, a
+# reload during a token rotation, is avoided by the tests themselves
+# (tests/e2e/conftest.py: reload_after_a_refresh); the rerun is a safety net.
 test-python: $(VENV)/.installed
 	$(BIN)/pytest
 	E2E=1 $(BIN)/pytest tests/e2e --reruns 1 --reruns-delay 2
