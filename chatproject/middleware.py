@@ -86,19 +86,20 @@ class RequestContextMiddleware:
         response["X-Request-ID"] = request_id
         if not response.has_header("Content-Security-Policy"):
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        user_id = _user_id(request)
         logger.info(
             "%s %s %s %.1fms user=%s request_id=%s",
             request.method,
             request.path,
             response.status_code,
             (time.perf_counter() - started) * 1000,
-            _user_id(request) or "-",
+            user_id or "-",
             request_id,
             extra={
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "user_id": _user_id(request),
+                "user_id": user_id,
                 "request_id": request_id,
                 "streaming": bool(getattr(response, "streaming", False)),
             },
