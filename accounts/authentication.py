@@ -12,7 +12,9 @@ API key on one request), ``insufficient_scope`` (403).
 
 Cost per request: a JWT is verified on the CPU and costs one query (the user
 row, for ``is_active``); an API key costs one query (key joined with its user)
-plus, at most once a minute per key, an ``UPDATE`` of ``last_used_at``.
+plus, at most once a minute per key, an ``UPDATE`` of ``last_used_at``. The
+async paths run these on ``chatproject.db``'s threads, whose connections stay
+open: a query, not a connection, per request.
 
 API keys are opt-in per view: a DRF view accepts a key only if it declares
 ``required_scope`` (a scope, ``ANY_SCOPE``, or a ``{method: scope}`` dict).
@@ -39,6 +41,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts import apikeys, tokens
 from accounts.models import ApiKey, User
+from chatproject import db
 from chatproject.errors import WWW_AUTHENTICATE, ApiError
 
 if TYPE_CHECKING:
@@ -149,19 +152,28 @@ def _stale_use_filter(key: ApiKey | None, now: datetime) -> Q | None:
     return Q(pk=key.pk) & (Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
 
 
+def _user(user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id).first()
+
+
+def _key(prefix: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+
+
+def _mark_used(condition: Q, now: datetime) -> None:
+    ApiKey.objects.filter(condition).update(last_used_at=now)
+
+
 def authenticate_credentials(credentials: _Credentials) -> Principal:
     """Sync path (DRF views, which run in a thread)."""
     now = timezone.now()
     if credentials.kind == "jwt":
         payload = tokens.decode(credentials.value, kind="access")
-        user = User.objects.filter(pk=tokens.user_id_of(payload)).first()
-        return _jwt_principal(user, payload)
-    prefix = apikeys.prefix_of(credentials.value)
-    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
-    principal = _key_principal(key, credentials.value, now)
+        return _jwt_principal(_user(tokens.user_id_of(payload)), payload)
+    principal = _key_principal(_key(apikeys.prefix_of(credentials.value)), credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
-        ApiKey.objects.filter(stale).update(last_used_at=now)
+        _mark_used(stale, now)
     return principal
 
 
@@ -171,7 +183,7 @@ _background: set[asyncio.Task] = set()
 
 async def _touch(condition: Q, now: datetime) -> None:
     try:
-        await ApiKey.objects.filter(condition).aupdate(last_used_at=now)
+        await db.run(_mark_used, condition, now)
     except Exception:  # never fail a request over a usage timestamp
         logger.exception("could not record API key use")
 
@@ -183,14 +195,13 @@ async def wait_for_background_writes() -> None:
 
 
 async def aauthenticate_credentials(credentials: _Credentials) -> Principal:
-    """Async path: signature checks on the loop, lookups through the async ORM."""
+    """Async path: signature checks on the loop, lookups on ``chatproject.db``'s threads."""
     now = timezone.now()
     if credentials.kind == "jwt":
         payload = tokens.decode(credentials.value, kind="access")
-        user = await User.objects.filter(pk=tokens.user_id_of(payload)).afirst()
+        user = await db.run(_user, tokens.user_id_of(payload))
         return _jwt_principal(user, payload)
-    prefix = apikeys.prefix_of(credentials.value)
-    key = await ApiKey.objects.select_related("user").filter(prefix=prefix).afirst()
+    key = await db.run(_key, apikeys.prefix_of(credentials.value))
     principal = _key_principal(key, credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
@@ -310,8 +321,7 @@ class JWTAuthentication(BaseAuthentication):
             return None
         try:
             payload = tokens.decode(credentials.value, kind="access")
-            user = User.objects.filter(pk=tokens.user_id_of(payload)).first()
-            principal = _jwt_principal(user, payload)
+            principal = _jwt_principal(_user(tokens.user_id_of(payload)), payload)
         except ApiError as error:
             raise _AuthError(error) from None
         return principal.user, payload

@@ -54,16 +54,15 @@ from agents import (
     Tool,
     set_tracing_disabled,
 )
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
-from django.db import connections
 from openai import AsyncOpenAI, Timeout
 
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
 from chat.tools import registered_tools, registry_generation
+from chatproject import db
 from chatproject.env import EnvError
 
 logger = logging.getLogger(__name__)
@@ -256,7 +255,7 @@ async def current_identity() -> Identity:
         and time.monotonic() - snapshot.loaded_at < PROFILE_RECHECK_SECONDS
     ):
         return _identity(snapshot.row)
-    snapshot = await sync_to_async(_load_snapshot)(version)
+    snapshot = await db.run(_load_snapshot, version)
     _snapshot = snapshot
     return _identity(snapshot.row)
 
@@ -274,16 +273,11 @@ def _load_snapshot(version: int | None) -> _Snapshot:
         except Exception as error:
             logger.warning("assistant profile version unavailable: %s", type(error).__name__)
     loaded_at = time.monotonic()
-    connection = connections["default"]
-    try:
-        profile = (
-            AssistantProfile.objects.filter(pk=AssistantProfile.SINGLETON_ID)
-            .values_list("name", "instructions", "model", "tools")
-            .first()
-        )
-    finally:
-        if not connection.in_atomic_block:  # a turn must not pin a connection (services.py)
-            connection.close()
+    profile = (
+        AssistantProfile.objects.filter(pk=AssistantProfile.SINGLETON_ID)
+        .values_list("name", "instructions", "model", "tools")
+        .first()
+    )
     row = None
     if profile is not None:
         name, instructions, model, tools = profile

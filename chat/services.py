@@ -4,10 +4,10 @@ A turn touches the database twice, never per token: at its start (claim the
 run lock of an existing conversation and read its history -- or, for a new
 conversation, one INSERT that runs alongside the first model request), and at
 its end (``turn_finish``: history items, the ``Turn`` row and the lock release
-in one transaction). Each is one ``sync_to_async`` hop for several queries
-instead of one hop per query, and each closes its connection afterwards, so a
-long stream does not pin a PostgreSQL connection (200 open streams would
-otherwise need 200).
+in one transaction). Each is one job on ``chatproject.db``'s worker threads
+(several queries per hop, not one hop per query) on a connection that stays
+open between turns; a stream holds no connection while it streams, so 200 open
+streams need no more connections than ``DB_THREADS``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import Conversation, ConversationItem, Turn
 from chat.session import DjangoSession
+from chatproject import db
 from chatproject.errors import ApiError
 
 TITLE_CHARS = 60
@@ -62,7 +62,7 @@ class TurnStart:
         """Start writing a new conversation's row (on the loop that streams the reply)."""
         if self.created and self.saving is None:
             self.saving = asyncio.ensure_future(
-                sync_to_async(_create_conversation)(start=self, user=self.owner)
+                db.run(_create_conversation, start=self, user=self.owner)
             )
 
     async def saved(self) -> bool:
@@ -76,64 +76,50 @@ class TurnStart:
         return True
 
 
-def _release_connection() -> None:
-    """Close this thread's connection: a stream is long, and the finishing write may
-    run after the request ended (no ``request_finished`` to close it then)."""
-    connection = connections["default"]
-    if not connection.in_atomic_block:  # never inside a caller's transaction (tests)
-        connection.close()
-
-
 def _not_found() -> ApiError:
     return ApiError(404, "not_found", "Conversation not found.")
 
 
 def _create_conversation(*, start: TurnStart, user: Any) -> None:
-    try:
-        Conversation.objects.create(
-            id=start.conversation_id,
-            owner=user,
-            title=start.title,
-            active_run=start.run_id,
-            active_run_started_at=start.started_at,
-        )
-    finally:
-        _release_connection()
+    Conversation.objects.create(
+        id=start.conversation_id,
+        owner=user,
+        title=start.title,
+        active_run=start.run_id,
+        active_run_started_at=start.started_at,
+    )
 
 
 def _claim_conversation(*, user: Any, conversation_id: uuid.UUID) -> TurnStart:
     now = timezone.now()
     run_id = uuid.uuid4()
-    try:
-        title = (
-            Conversation.objects.filter(id=conversation_id, owner=user)
-            .values_list("title", flat=True)
-            .first()
+    title = (
+        Conversation.objects.filter(id=conversation_id, owner=user)
+        .values_list("title", flat=True)
+        .first()
+    )
+    if title is None:
+        raise _not_found()
+    # The lock: one conditional UPDATE, atomic in every database. Of two
+    # concurrent posts exactly one sees a free (or abandoned) lock.
+    stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
+    claimed = (
+        Conversation.objects.filter(id=conversation_id, owner=user)
+        .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
+        .update(active_run=run_id, active_run_started_at=now)
+    )
+    if not claimed:
+        if not Conversation.objects.filter(id=conversation_id, owner=user).exists():
+            raise _not_found()  # deleted in between
+        raise ApiError(
+            409, "run_in_progress", "A reply is already being generated in this conversation."
         )
-        if title is None:
-            raise _not_found()
-        # The lock: one conditional UPDATE, atomic in every database. Of two
-        # concurrent posts exactly one sees a free (or abandoned) lock.
-        stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
-        claimed = (
-            Conversation.objects.filter(id=conversation_id, owner=user)
-            .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
-            .update(active_run=run_id, active_run_started_at=now)
-        )
-        if not claimed:
-            if not Conversation.objects.filter(id=conversation_id, owner=user).exists():
-                raise _not_found()  # deleted in between
-            raise ApiError(
-                409, "run_in_progress", "A reply is already being generated in this conversation."
-            )
-        history = list(
-            ConversationItem.objects.filter(conversation_id=conversation_id)
-            .order_by("position")
-            .values_list("data", flat=True)
-        )
-        return TurnStart(conversation_id, title, run_id, False, now, history)
-    finally:
-        _release_connection()
+    history = list(
+        ConversationItem.objects.filter(conversation_id=conversation_id)
+        .order_by("position")
+        .values_list("data", flat=True)
+    )
+    return TurnStart(conversation_id, title, run_id, False, now, history)
 
 
 async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | None) -> TurnStart:
@@ -146,7 +132,7 @@ async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | No
     keeps the database off the time to first token of a new chat.
     """
     if conversation_id is not None:
-        return await sync_to_async(_claim_conversation)(user=user, conversation_id=conversation_id)
+        return await db.run(_claim_conversation, user=user, conversation_id=conversation_id)
     return TurnStart(
         conversation_id=uuid.uuid4(),
         title=title_from_message(message),
@@ -198,21 +184,18 @@ def turn_finish(
     what was asked); unfinished reply text is kept as an assistant message and
     the ``Turn`` says how it ended.
     """
-    try:
-        return _record_turn(
-            start=start,
-            session=session,
-            items=items,
-            message=message,
-            status=status,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            error_code=error_code,
-            partial_text=partial_text,
-        )
-    finally:
-        _release_connection()
+    return _record_turn(
+        start=start,
+        session=session,
+        items=items,
+        message=message,
+        status=status,
+        model=model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        error_code=error_code,
+        partial_text=partial_text,
+    )
 
 
 def _record_turn(
@@ -260,7 +243,7 @@ def _record_turn(
 
 
 async def aturn_finish(**kwargs: Any) -> Turn | None:
-    return await sync_to_async(turn_finish)(**kwargs)
+    return await db.run(turn_finish, **kwargs)
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:

@@ -18,6 +18,7 @@ from typing import Any
 from agents.memory import SessionABC, SessionSettings
 
 from chat.models import ConversationItem
+from chatproject import db
 
 
 def _storable(value: Any) -> Any:
@@ -54,12 +55,23 @@ class DjangoSession(SessionABC):
         """Re-read the history on next use (someone else may have written it)."""
         self._stored = None
 
+    def _rows(self) -> Any:
+        return ConversationItem.objects.filter(conversation_id=self.conversation_id)
+
+    def _read_stored(self) -> list[dict[str, Any]]:
+        return list(self._rows().order_by("position").values_list("data", flat=True))
+
+    def _delete_last(self) -> None:
+        last = self._rows().order_by("-position").first()
+        if last is not None:
+            last.delete()
+
+    def _delete_all(self) -> None:
+        self._rows().delete()
+
     async def _load(self) -> list[dict[str, Any]]:
         if self._stored is None:
-            rows = ConversationItem.objects.filter(conversation_id=self.conversation_id)
-            self._stored = [
-                data async for data in rows.order_by("position").values_list("data", flat=True)
-            ]
+            self._stored = await db.run(self._read_stored)
         return self._stored
 
     async def get_items(self, limit: int | None = None) -> list[Any]:
@@ -77,18 +89,12 @@ class DjangoSession(SessionABC):
         stored = await self._load()
         if not stored:
             return None
-        last = await (
-            ConversationItem.objects.filter(conversation_id=self.conversation_id)
-            .order_by("-position")
-            .afirst()
-        )
-        if last is not None:
-            await last.adelete()
+        await db.run(self._delete_last)
         return stored.pop()
 
     async def clear_session(self) -> None:
         self.pending.clear()
-        await ConversationItem.objects.filter(conversation_id=self.conversation_id).adelete()
+        await db.run(self._delete_all)
         self._stored = []
 
     def take_pending(self) -> list[dict[str, Any]]:
@@ -104,12 +110,7 @@ class DjangoSession(SessionABC):
             # or cleared, so the loaded history's length is the next position.
             start = len(self._stored)
         else:
-            last = (
-                ConversationItem.objects.filter(conversation_id=self.conversation_id)
-                .order_by("-position")
-                .values_list("position", flat=True)
-                .first()
-            )
+            last = self._rows().order_by("-position").values_list("position", flat=True).first()
             start = 0 if last is None else last + 1
         ConversationItem.objects.bulk_create(
             ConversationItem(

@@ -132,13 +132,18 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests share the database with a live server process, so it is a file.
     _default_db["TEST"] = {"NAME": str(Path(_default_db["NAME"]).with_suffix(".test.sqlite3"))}
 else:
-    # A connection per request, closed at its end. Not a pool (psycopg_pool):
-    # background runs and streams touch the database from worker threads that
-    # outlive requests, and a pool whose connections are not all handed back
-    # stalls every request once it is drained (seen under schemathesis, 2026-11).
+    # Sync views (DRF, admin): a connection per request, closed at its end. Not a
+    # pool (psycopg_pool): background runs and streams touch the database from
+    # worker threads that outlive requests, and a pool whose connections are not
+    # all handed back stalls every request once it is drained (seen under
+    # schemathesis, 2026-11). The async views (auth lookup, turn writes) use
+    # chatproject.db's DB_THREADS threads instead, whose connections persist.
     _default_db["CONN_MAX_AGE"] = 0
     _default_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _default_db}
+# Worker threads (each with one persistent connection) for the async views'
+# database work: authentication lookups and chat turn writes (chatproject/db.py).
+DB_THREADS = env.int("DB_THREADS", default=4, min_value=1)
 
 # --------------------------------------------------------------------------
 # Redis (optional): channel layer and cache

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -170,6 +171,44 @@ def collectstatic() -> None:
         check=True,
         timeout=120,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_threads(django_db_setup) -> Iterator[None]:
+    """The async views keep connections open on chatproject.db's threads; close them
+    before pytest-django drops the test database (PostgreSQL refuses while they are open)."""
+    yield
+    from chatproject import db
+
+    db.shutdown()
+
+
+@pytest.fixture
+def db_thread_queries() -> Iterator[list[str]]:
+    """The SQL run on chatproject.db's worker threads during the test (where the async
+    views query; ``django_assert_num_queries`` only sees this thread's connection).
+    The workers are restarted so that each new connection gets the counting wrapper."""
+    from django.db.backends.signals import connection_created
+
+    from chatproject import db
+
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    def install(sender, connection, **kwargs) -> None:
+        if threading.current_thread().name.startswith("db-"):
+            connection.execute_wrappers.append(count)
+
+    db.shutdown()
+    connection_created.connect(install)
+    try:
+        yield queries
+    finally:
+        connection_created.disconnect(install)
+        db.shutdown()
 
 
 @pytest.fixture(scope="session")

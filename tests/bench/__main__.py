@@ -52,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not pin the server to its own CPU (default: pinned when there are 2+ CPUs)",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample each measured server with py-spy during its measured load; "
+        "collapsed stacks in OUT/profiles/<target>-<scenario>.txt (py-spy from the "
+        "bench extra; ptrace must be allowed). The profiler slows the server: "
+        "do not quote figures from a profiled run",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     targets = tuple(t for t in args.targets.split(",") if t)
@@ -70,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=not args.quiet,
         extra_env=dict(kv.split("=", 1) for kv in args.env),
         pin=not args.no_pin,
+        profile=args.profile,
     )
     data = Bench(cfg).run()
     md_path, json_path = report.write(data, cfg.out)

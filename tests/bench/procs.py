@@ -275,6 +275,28 @@ def start_server(kind: str, env: dict[str, str], log_dir: Path, name: str) -> Pr
     return proc
 
 
+def start_profiler(proc: Proc, out: Path) -> subprocess.Popen:
+    """py-spy sampling ``proc`` (all threads, 200 Hz) until ``stop_profiler``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [_bin("py-spy"), "record", "--pid", str(proc.popen.pid), "--rate", "200"]
+    with open(out.with_suffix(".log"), "wb") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [*argv, "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def stop_profiler(profiler: subprocess.Popen) -> None:
+    """Stop sampling; py-spy writes its file on SIGINT."""
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+
+
 def run_manage(args: list[str], env: dict[str, str], input_text: str | None = None) -> str:
     proc = subprocess.run(
         [sys.executable, "manage.py", *args],

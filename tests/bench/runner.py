@@ -92,6 +92,8 @@ class Config:
     verbose: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     pin: bool = True
+    # Record py-spy stacks of each measured server during its measured load.
+    profile: bool = False
 
 
 @dataclass
@@ -328,6 +330,11 @@ class Bench:
             rss_base = measured.rss()
             cpu0 = measured.cpu_seconds()
             measured.start_sampling()
+            profiler = None
+            if self.cfg.profile and target != "limit":
+                profiler = procs.start_profiler(
+                    measured, self.cfg.out / "profiles" / f"{target}-{sc.name}.txt"
+                )
             fake_cpu0 = fake.cpu_seconds()
             result = run_in_process(
                 self.spec(target, url, sc, sc.concurrency, sc.rounds, sc.sequential),
@@ -336,6 +343,8 @@ class Bench:
             fake_cpu = fake.cpu_seconds() - fake_cpu0
             cpu1 = measured.cpu_seconds()
             measured.stop_sampling()
+            if profiler is not None:
+                procs.stop_profiler(profiler)
             peak = measured.peak_rss() if target != "limit" else None
             run.figures = figures_for(
                 result,

@@ -110,29 +110,29 @@ def test_the_form_refuses_unknown_tools_and_empty_instructions(client, staff):
     assert not AssistantProfile.objects.exists()
 
 
-def test_an_unchanged_profile_costs_no_query_per_turn(
-    client, staff, django_assert_num_queries, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)
+def test_an_unchanged_profile_costs_no_query_per_turn(client, staff, db_thread_queries):
+    # Transactional: the turn's lookups run on chatproject.db's threads, which see
+    # committed rows only.
     profile_changed()
-    with django_assert_num_queries(1):
-        first = async_to_sync(current_identity)()
+    first = async_to_sync(current_identity)()
+    assert len(db_thread_queries) == 1
     assert not first.from_profile and first.instructions == django_settings.CHAT_INSTRUCTIONS
-    with django_assert_num_queries(0):
-        assert async_to_sync(current_identity)() == first
+    assert async_to_sync(current_identity)() == first
+    assert len(db_thread_queries) == 1  # no query for an unchanged profile
 
     client.force_login(staff)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(ADD_URL, {**PROFILE, "model": ""})
-    with django_assert_num_queries(1):
-        changed = async_to_sync(current_identity)()
+    client.post(ADD_URL, {**PROFILE, "model": ""})  # publishes a new version on commit
+    changed = async_to_sync(current_identity)()
+    assert len(db_thread_queries) == 2
     assert (changed.name, changed.instructions, changed.tools) == (
         "Ada",
         PROFILE["instructions"],
         ("calculate",),
     )
     assert changed.model == django_settings.OPENAI_MODEL  # blank model: the setting
-    with django_assert_num_queries(0):
-        async_to_sync(current_identity)()
+    async_to_sync(current_identity)()
+    assert len(db_thread_queries) == 2
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,10 @@ from tests.conftest import bearer
 
 CHAT = "/api/chat"
 
+# Transactional: the view's queries run on chatproject.db's worker threads, which
+# see committed rows only (as in production), not this test's open transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
