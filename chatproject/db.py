@@ -70,16 +70,21 @@ class _Worker(threading.Thread):
                 future, call = job
                 if not future.set_running_or_notify_cancel():
                     continue  # cancelled while queued: never started
-                self._before()
                 try:
-                    result = call()
-                except BaseException as error:
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-                finally:
+                    self._before()
+                    result, error = call(), None
+                except BaseException as exc:
+                    result, error = None, exc
+                try:
+                    # Before the caller resumes: the connection is tidy by then.
                     self._after()
-                del job, future, call
+                except Exception:
+                    logger.exception("could not tidy a database connection after a job")
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+                del job, future, call, result, error
         finally:
             connections.close_all()
 
