@@ -37,7 +37,6 @@ def http(path: str, method: str = "GET", **extra) -> dict:
         ("/admin/login/", False),
         ("/some/page", True),  # the SPA fallback (async)
         ("/api/no-such-endpoint", False),  # Django's 404
-
     ],
 )
 def test_which_requests_go_to_an_async_view(path, expected):

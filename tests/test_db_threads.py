@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 
 from chatproject import db
 from chatproject.db import DatabaseThreads
@@ -103,6 +103,6 @@ async def test_a_connection_the_server_dropped_is_replaced(pool):
     await asyncio.to_thread(terminate, pid)  # from another connection
     # The first job after the drop fails (as any query on a dead connection
     # would); the worker then sees the error, checks, and reconnects.
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's OperationalError
+    with pytest.raises(OperationalError):
         await pool.run(backend_pid)
     assert await pool.run(backend_pid) != pid
