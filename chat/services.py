@@ -2,7 +2,7 @@
 
 A turn touches the database twice, never per token: at its start (claim the
 run lock of an existing conversation and read its history -- or, for a new
-conversation, one INSERT that runs alongside the first model request), and at
+conversation, one INSERT once the first output has gone out), and at
 its end (``turn_finish``: history items, the ``Turn`` row and the lock release
 in one transaction). Each is one job on ``chatproject.db``'s worker threads
 (several queries per hop, not one hop per query) on a connection that stays
@@ -52,7 +52,7 @@ class TurnStart:
     started_at: datetime
     history: list[dict[str, Any]] = field(default_factory=list)
     owner: Any = None
-    # A new conversation's INSERT, running while the model is already being asked.
+    # A new conversation's INSERT, started after the turn's first output.
     saving: asyncio.Future[None] | None = None
 
     def session(self) -> DjangoSession:
@@ -127,9 +127,13 @@ async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | No
     start a new one.
 
     A new conversation cannot be missing or busy, and has no history to send,
-    so its INSERT waits for the stream: ``begin_saving`` runs it alongside the
-    model request and the turn's final write waits for it (``saved``). That
-    keeps the database off the time to first token of a new chat.
+    so its INSERT waits for the stream: ``begin_saving`` runs it once the first
+    output has gone out (or when the turn ends, if it ends before that), and the
+    turn's final write waits for it (``saved``). That keeps the database off
+    the time to first token of a new chat -- under a burst of new chats, 20
+    INSERTs competing with the model requests for the GIL cost the later ones
+    their first token (`make bench`, burst of 20). Until then the conversation
+    is not listed and its id answers 404.
     """
     if conversation_id is not None:
         return await db.run(_claim_conversation, user=user, conversation_id=conversation_id)

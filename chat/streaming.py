@@ -21,7 +21,9 @@ Shape (DESIGN.md traps):
   ``cancel()`` (a background run's stop) ends the turn the same way, without
   cancelling anybody's task.
 - The turn is written before the producer returns, so a client that reloads
-  the conversation right after ``[DONE]`` sees it.
+  the conversation right after ``[DONE]`` sees it. A new conversation's row
+  is written after the first output batch, not before the first token
+  (``services.turn_start``).
 """
 
 from __future__ import annotations
@@ -100,11 +102,11 @@ class ChatTurn:
             if self._cancelled:  # stopped before it began: keep the question asked
                 self.start.begin_saving()
                 return
-            # Ask the model first, then write a new conversation's row alongside.
+            # Ask the model first; a new conversation's row is written once the
+            # first output is out (below), off the path to the first token.
             queue: asyncio.Queue[Any] = asyncio.Queue()
             self._queue = queue
             pump = asyncio.create_task(self._pump(queue))
-            self.start.begin_saving()
             yield [
                 events.payload(
                     {
@@ -136,6 +138,7 @@ class ChatTurn:
                     item = queue.get_nowait()
                 if batch:
                     yield batch
+                    self.start.begin_saving()  # no-op after the first time
 
             if isinstance(end, _Cancel):
                 return  # interrupted: the finally records it
@@ -226,6 +229,9 @@ class ChatTurn:
         await asyncio.shield(self._finish_task)
 
     async def _record(self, **turn: Any) -> None:
+        if self._generator_started:
+            # A turn that ended before its first output still keeps the question.
+            self.start.begin_saving()
         if await self.start.saved():
             await aturn_finish(**turn)
 

@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         "bench extra; ptrace must be allowed). The profiler slows the server: "
         "do not quote figures from a profiled run",
     )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure every target N times per scenario, alternating their order, and "
+        "report medians (the machine's speed drifts between runs: use 3+ for ratios)",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     targets = tuple(t for t in args.targets.split(",") if t)
@@ -79,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_env=dict(kv.split("=", 1) for kv in args.env),
         pin=not args.no_pin,
         profile=args.profile,
+        repeat=max(1, args.repeat),
     )
     data = Bench(cfg).run()
     md_path, json_path = report.write(data, cfg.out)

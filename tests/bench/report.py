@@ -71,6 +71,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"Streaming benchmark, {meta['date']} (git {meta['git'] or '?'}), {meta['machine']}, "
         f"Python {meta['python']}, database {meta['database'] or '-'}; upstream first-token "
         f"delay {meta['first_token_delay_s'] * 1000:.0f} ms"
+        + (
+            f"; median of {meta['repeat']} runs per figure, targets in alternating order"
+            if meta.get("repeat", 1) > 1
+            else ""
+        )
         + (" - QUICK MODE (smoke subset)" if meta["quick"] else ""),
         "",
         "| " + " | ".join(head) + " |",

@@ -94,6 +94,9 @@ class Config:
     pin: bool = True
     # Record py-spy stacks of each measured server during its measured load.
     profile: bool = False
+    # Measure each (target, scenario) this many times, alternating the order of
+    # the targets (ABBA), and report the median of each figure.
+    repeat: int = 1
 
 
 @dataclass
@@ -412,24 +415,25 @@ class Bench:
                 self.tokens = self.mint_tokens()
             for sc in plan:
                 self.say(f"== {sc.title} ({sc.name})")
+                measured: dict[str, list[Run]] = {}
+                for rep in range(cfg.repeat):
+                    # ABBA: a machine getting faster or slower favours no target.
+                    order = cfg.targets if rep % 2 == 0 else tuple(reversed(cfg.targets))
+                    for target in order:
+                        if target in OURS and self.django_ready:
+                            continue
+                        t0 = time.monotonic()
+                        run = self.run_one(target, sc, fakes[sc.upstream])
+                        measured.setdefault(target, []).append(run)
+                        self.say(
+                            f"  {target:8s}{f' #{rep + 1}' if cfg.repeat > 1 else ''} "
+                            f"{summary(run.figures)}  [{time.monotonic() - t0:.1f}s]"
+                        )
                 for target in cfg.targets:
                     if target in OURS and self.django_ready:
                         self.runs.append(Run(target, sc.name, skipped=self.django_ready))
-                        continue
-                    t0 = time.monotonic()
-                    run = self.run_one(target, sc, fakes[sc.upstream])
-                    self.runs.append(run)
-                    f = run.figures
-                    self.say(
-                        f"  {target:8s} ttft+{fmt(f['added_ttft_ms_p50'])}/{fmt(f['added_ttft_ms_p99'])} ms"
-                        f"  done {fmt(f['completion_s_p50'], 3)}/{fmt(f['completion_s_p99'], 3)} s"
-                        f"  cpu/1k {fmt(f['cpu_s_per_1k_tokens'], 3)} s"
-                        f"  peak {fmt(f['peak_rss_mb'], 0)} MB"
-                        f"  errors {f['errors']}{' ' + str(f['error_kinds']) if f['errors'] else ''}"
-                        f"  client {fmt((f['client_cpu_util'] or 0) * 100, 0)}%"
-                        f"  fake {fmt((f['upstream_cpu_util'] or 0) * 100, 0)}%"
-                        f"  [{time.monotonic() - t0:.1f}s]"
-                    )
+                    else:
+                        self.runs.append(combine(measured[target]))
         finally:
             for fake in fakes.values():
                 fake.stop()
@@ -458,6 +462,7 @@ class Bench:
                 "database": self.db_url.split("://")[0] if self.db_url else None,
                 "first_token_delay_s": self.cfg.first_token_delay,
                 "quick": self.cfg.quick,
+                "repeat": self.cfg.repeat,
                 "elapsed_s": elapsed,
                 "targets": {t: TARGET_LABELS[t] for t in self.cfg.targets},
                 "extra_env": self.cfg.extra_env,
@@ -467,6 +472,40 @@ class Bench:
             "runs": [asdict(r) for r in self.runs],
             "notes": self.notes,
         }
+
+
+def summary(f: dict[str, Any]) -> str:
+    """One progress line's figures."""
+    return (
+        f"ttft+{fmt(f['added_ttft_ms_p50'])}/{fmt(f['added_ttft_ms_p99'])} ms"
+        f"  done {fmt(f['completion_s_p50'], 3)}/{fmt(f['completion_s_p99'], 3)} s"
+        f"  cpu/1k {fmt(f['cpu_s_per_1k_tokens'], 3)} s"
+        f"  peak {fmt(f['peak_rss_mb'], 0)} MB"
+        f"  errors {f['errors']}{' ' + str(f['error_kinds']) if f['errors'] else ''}"
+        f"  client {fmt((f['client_cpu_util'] or 0) * 100, 0)}%"
+        f"  fake {fmt((f['upstream_cpu_util'] or 0) * 100, 0)}%"
+    )
+
+
+def combine(runs: list[Run]) -> Run:
+    """One run's figures from repeated runs: the median of each number, errors summed.
+    The repeats' own figures stay in ``figures["repeats"]`` (the JSON report)."""
+    if len(runs) == 1:
+        return runs[0]
+    figures: dict[str, Any] = {}
+    for key, value in runs[0].figures.items():
+        values = [r.figures.get(key) for r in runs]
+        if key in ("errors", "streams", "relayed_tokens"):
+            figures[key] = sum(v or 0 for v in values)
+        elif key == "error_kinds":
+            figures[key] = sorted({kind for v in values for kind in v or []})[:5]
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers = sorted(v for v in values if v is not None)
+            figures[key] = numbers[(len(numbers) - 1) // 2] if numbers else None
+        else:
+            figures[key] = value
+    figures["repeats"] = [r.figures for r in runs]
+    return Run(runs[0].target, runs[0].scenario, figures)
 
 
 def fmt(v: float | None, digits: int = 1) -> str:
