@@ -161,3 +161,16 @@ async def test_websocket_rejects_an_expired_token(owner):
     token.set_exp(lifetime=-timedelta(minutes=2))
     scope = ws_scope(**{"Sec-WebSocket-Protocol": f"bearer, {token}"})
     assert await code_of(authenticate_scope(scope)) == (401, "token_not_valid")
+
+
+async def test_async_bearer_authentication_is_one_query_and_sees_deletion(owner, db_thread_queries):
+    token = AccessToken.for_user(owner)
+    principal = await authenticate_request(http_request(Authorization=f"Bearer {token}"))
+    assert principal.user.pk == owner.pk and principal.user.is_active
+    assert len(db_thread_queries) == 1  # is_active, nothing else
+
+    await owner.adelete()
+    assert await code_of(authenticate_request(http_request(Authorization=f"Bearer {token}"))) == (
+        401,
+        "token_not_valid",
+    )
