@@ -23,8 +23,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationItem, Turn
-from chat.session import DjangoSession
+from chat.models import Conversation, Turn
+from chat.session import DjangoSession, stored_items
 from chatproject import db
 from chatproject.errors import ApiError
 
@@ -114,12 +114,7 @@ def _claim_conversation(*, user: Any, conversation_id: uuid.UUID) -> TurnStart:
         raise ApiError(
             409, "run_in_progress", "A reply is already being generated in this conversation."
         )
-    history = list(
-        ConversationItem.objects.filter(conversation_id=conversation_id)
-        .order_by("position")
-        .values_list("data", flat=True)
-    )
-    return TurnStart(conversation_id, title, run_id, False, now, history)
+    return TurnStart(conversation_id, title, run_id, False, now, stored_items(conversation_id))
 
 
 async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | None) -> TurnStart:
@@ -188,33 +183,6 @@ def turn_finish(
     what was asked); unfinished reply text is kept as an assistant message and
     the ``Turn`` says how it ended.
     """
-    return _record_turn(
-        start=start,
-        session=session,
-        items=items,
-        message=message,
-        status=status,
-        model=model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        error_code=error_code,
-        partial_text=partial_text,
-    )
-
-
-def _record_turn(
-    *,
-    start: TurnStart,
-    session: DjangoSession,
-    items: list[dict[str, Any]],
-    message: str,
-    status: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    error_code: str,
-    partial_text: str,
-) -> Turn | None:
     now = timezone.now()
     with transaction.atomic():
         released = Conversation.objects.filter(

@@ -39,6 +39,15 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def stored_items(conversation_id: Any) -> list[dict[str, Any]]:
+    """A conversation's stored history items, oldest first (sync)."""
+    return list(
+        ConversationItem.objects.filter(conversation_id=conversation_id)
+        .order_by("position")
+        .values_list("data", flat=True)
+    )
+
+
 class DjangoSession(SessionABC):
     session_settings: SessionSettings | None = None
 
@@ -58,9 +67,6 @@ class DjangoSession(SessionABC):
     def _rows(self) -> Any:
         return ConversationItem.objects.filter(conversation_id=self.conversation_id)
 
-    def _read_stored(self) -> list[dict[str, Any]]:
-        return list(self._rows().order_by("position").values_list("data", flat=True))
-
     def _delete_last(self) -> None:
         last = self._rows().order_by("-position").first()
         if last is not None:
@@ -71,7 +77,7 @@ class DjangoSession(SessionABC):
 
     async def _load(self) -> list[dict[str, Any]]:
         if self._stored is None:
-            self._stored = await db.run(self._read_stored)
+            self._stored = await db.run(stored_items, self.conversation_id)
         return self._stored
 
     async def get_items(self, limit: int | None = None) -> list[Any]:

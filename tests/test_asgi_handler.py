@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -54,7 +55,7 @@ async def _request(handler: ASGIHandler, scope: dict) -> int:
     async def receive() -> dict:
         if messages:
             return messages.pop()
-        await asyncio_forever()
+        await asyncio.Event().wait()  # no disconnect while the response is sent
         return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
@@ -62,12 +63,6 @@ async def _request(handler: ASGIHandler, scope: dict) -> int:
 
     await handler(scope, receive, send)
     return next(m["status"] for m in sent if m["type"] == "http.response.start")
-
-
-async def asyncio_forever() -> None:
-    import asyncio
-
-    await asyncio.Event().wait()
 
 
 @pytest.fixture

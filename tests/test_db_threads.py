@@ -82,7 +82,8 @@ async def test_shutdown_closes_the_connections_and_the_pool_restarts(pool):
     workers = list(pool._workers)
     pool.shutdown()
     assert not any(worker.is_alive() for worker in workers)
-    assert await pool.run(_thread_name)  # started again on demand
+    # Started again on demand (a dead pool would leave this waiting forever).
+    assert (await asyncio.wait_for(pool.run(_thread_name), 10)).startswith("db-")
 
 
 @pytest.mark.postgres
