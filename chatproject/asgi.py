@@ -3,9 +3,11 @@
 Served by Daphne (``daphne chatproject.asgi:application``) or any ASGI server.
 A configuration error stops the process with one line naming the variable.
 HTTP goes through ``chatproject.handlers.ASGIHandler``: Django's handler,
-minus a thread per request for async views.
+minus a thread per request for async views. Loading it also tunes the
+garbage collector (``_tune_garbage_collector``).
 """
 
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -76,4 +78,28 @@ def _build_application() -> "ProtocolTypeRouter":
     )
 
 
+def _tune_garbage_collector() -> None:
+    """Freeze what startup built and make young collections rarer.
+
+    CPython's cycle collector walks every tracked object of the generation it
+    collects. A full collection here walked the ~255,000 objects that loading
+    Django, the Agents SDK and the app leaves behind -- 150-180 ms with the
+    event loop stopped, eleven times in one 200-stream load (`make bench`,
+    py-spy and ``gc.callbacks``), ~18 % of the server's CPU. ``gc.freeze()``
+    moves them to a generation that is never collected (they live as long as
+    the process anyway; reference counting still frees any that are dropped),
+    and a gen-0 threshold of ``GC_GEN0_THRESHOLD`` (default 20,000 instead of
+    700) means fewer, larger young collections: GC time in the same load fell
+    from 2.7 s to 1.0 s. The cost is a few MB more of not-yet-collected cyclic
+    garbage between collections.
+    """
+    from django.conf import settings
+
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(settings.GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 application = _build_application()
+_tune_garbage_collector()

@@ -145,6 +145,11 @@ DATABASES = {"default": _default_db}
 # database work: authentication lookups and chat turn writes (chatproject/db.py).
 DB_THREADS = env.int("DB_THREADS", default=4, min_value=1)
 
+# The garbage collector, tuned when the ASGI application loads (chatproject/asgi.py):
+# startup objects frozen out of every collection, and this many allocations
+# between young collections (Python's default is 700). docs/performance.md.
+GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=20_000, min_value=700)
+
 # --------------------------------------------------------------------------
 # Redis (optional): channel layer and cache
 # https://channels.readthedocs.io/en/stable/topics/channel_layers.html

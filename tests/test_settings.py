@@ -124,3 +124,41 @@ def test_deploy_check_is_clean_in_production_mode():
         DJANGO_ALLOWED_HOSTS="example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _load_asgi(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GC_"))}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, chatproject.asgi; print(gc.get_freeze_count(), gc.get_threshold()[0])",
+        ],
+        cwd=ROOT,
+        env={**clean, "DJANGO_DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_loading_the_asgi_app_freezes_startup_objects_and_sets_the_gc_threshold():
+    result = _load_asgi()
+    assert result.returncode == 0, result.stderr
+    frozen, threshold = map(int, result.stdout.split())
+    # Django, the Agents SDK and the app: far more than a bare interpreter's ~10k.
+    assert frozen > 100_000
+    assert threshold == 20_000
+
+    configured = _load_asgi(GC_GEN0_THRESHOLD="5000")
+    assert configured.returncode == 0, configured.stderr
+    assert int(configured.stdout.split()[1]) == 5000
+
+
+def test_a_gc_threshold_below_pythons_default_is_refused():
+    result = _load_asgi(GC_GEN0_THRESHOLD="10")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "configuration error: GC_GEN0_THRESHOLD: expected an integer >= 700"
+    )
