@@ -3,8 +3,8 @@
 What a user would otherwise write from the usual recipe: one ``POST /api/chat``
 that checks a Bearer JWT with PyJWT (the same key, algorithm, issuer and
 audience as SimpleJWT's access tokens, ``token_type == "access"``), runs the
-same Agents SDK agent (same model class and settings, same tools, same
-instructions) with ``Runner.run_streamed`` and relays it in the same SSE
+same Agents SDK agent (same model class and settings, the same three tools
+our agent offers by default, same instructions) with ``Runner.run_streamed`` and relays it in the same SSE
 format: ``conversation``, ``text_delta``..., ``usage``, ``data: [DONE]``. No
 database, no persistence, no middleware: the floor of a Python relay.
 
@@ -15,6 +15,7 @@ Run: ``uvicorn tests.bench.peer_fastapi:app`` with ``BENCH_JWT_KEY``,
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import uuid
@@ -34,7 +35,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from openai import AsyncOpenAI
 from openai.types.responses import ResponseTextDeltaEvent
 
-from chat.tools import TOOLS
+from chat.tools import registered_tools
+
+# Registers word_count, as the app's start-up does (ChatConfig.ready).
+importlib.import_module("chat.custom_tools")
 
 INSTRUCTIONS = os.environ.get(
     "CHAT_INSTRUCTIONS",
@@ -61,7 +65,8 @@ def agent() -> Agent:
             model=os.environ.get("OPENAI_MODEL", "gpt-4.1-mini"), openai_client=client
         ),
         model_settings=ModelSettings(include_usage=True),
-        tools=list(TOOLS),
+        # Every registered tool: what our agent offers by default (CHAT_TOOLS=all).
+        tools=list(registered_tools().values()),
     )
 
 
