@@ -3,7 +3,8 @@
 Runs every scenario against every target and writes ``bench-results/latest.md``
 and ``latest.json`` (plus time-stamped copies). Targets: ``limit`` (the fake
 upstream alone), ``peer`` (FastAPI + uvicorn relay), ``daphne`` and
-``uvicorn`` (our app, DEBUG off, under each server). Our app uses
+``uvicorn`` (our app, DEBUG off, under each server); on request also
+``hypercorn`` and ``granian`` (the same app under those servers). Our app uses
 ``DATABASE_URL`` when set (point it at a throwaway database: bench users and
 conversations are written there), else a fresh SQLite file in the output dir.
 """
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from tests.bench import report
-from tests.bench.runner import TARGETS, Bench, Config
+from tests.bench.runner import DEFAULT_TARGETS, TARGETS, Bench, Config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true", help="smoke subset (seconds, not minutes)")
     p.add_argument(
-        "--targets", default=",".join(TARGETS), help="comma list of " + ", ".join(TARGETS)
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma list of {', '.join(TARGETS)} (default: {','.join(DEFAULT_TARGETS)})",
     )
     p.add_argument("--scenarios", default="", help="comma list: warm1,burst20,c200,c500,long2000")
     p.add_argument("--out", default="bench-results", help="output directory")

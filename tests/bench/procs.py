@@ -48,15 +48,35 @@ class Proc:
     def ps(self) -> psutil.Process:
         return psutil.Process(self.pid)
 
+    def _tree(self) -> list[psutil.Process]:
+        """The server and its worker processes (Granian and Hypercorn serve from children)."""
+        ps = self.ps
+        return [ps, *ps.children(recursive=True)]
+
     def cpu_seconds(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
+        total = 0.0
+        for process in self._tree():
+            try:
+                t = process.cpu_times()
+            except psutil.Error:  # exited in between
+                continue
+            total += t.user + t.system
+        return total
 
     def rss(self) -> int:
-        return self.ps.memory_info().rss
+        total = 0
+        for process in self._tree():
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
 
     def peak_rss(self) -> int:
-        """Highest resident set size of the process so far (bytes)."""
+        """Highest resident set size so far (bytes): the kernel's high-water mark for a
+        single process, the sampled peak of the sum for a server with workers."""
+        if self.ps.children():
+            return self.peak_rss_sampled
         hwm = 0
         try:
             for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -241,6 +261,30 @@ def server_argv(kind: str, port: int) -> list[str]:
         ]
     if kind == "uvicorn":  # scripts/serve: the production entrypoint (uvicorn, uvloop, httptools)
         return ["sh", str(ROOT / "scripts" / "serve")]
+    if kind == "hypercorn":  # another mature ASGI server, for comparison (--targets)
+        return [
+            _bin("hypercorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "uvloop",
+            "chatproject.asgi:application",
+        ]
+    if kind == "granian":  # a Rust HTTP server with Python workers, for comparison
+        return [
+            _bin("granian"),
+            "--interface",
+            "asginl",  # ASGI without lifespan, like scripts/serve's --lifespan off
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--log-level",
+            "warning",
+            "chatproject.asgi:application",
+        ]
     if kind == "peer":  # the FastAPI relay under uvicorn's defaults (uvloop + httptools)
         return [
             _bin("uvicorn"),
@@ -276,9 +320,10 @@ def start_server(kind: str, env: dict[str, str], log_dir: Path, name: str) -> Pr
 
 
 def start_profiler(proc: Proc, out: Path) -> subprocess.Popen:
-    """py-spy sampling ``proc`` (all threads, 200 Hz) until ``stop_profiler``."""
+    """py-spy sampling ``proc`` and its workers (all threads, 200 Hz) until ``stop_profiler``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = [_bin("py-spy"), "record", "--pid", str(proc.popen.pid), "--rate", "200"]
+    argv.append("--subprocesses")  # servers that run their workers as child processes
     with open(out.with_suffix(".log"), "wb") as log:  # the child keeps its own copy
         return subprocess.Popen(
             [*argv, "--format", "raw", "--output", str(out)],

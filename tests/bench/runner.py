@@ -26,14 +26,18 @@ UPSTREAM_KEY = "sk-bench-upstream"
 MESSAGE = "Tell me something, in about fifty tokens."
 
 # Targets: "limit" is the fake upstream alone; "peer" the FastAPI relay; the
-# other two serve our Django app (production settings) under two ASGI servers.
-TARGETS = ("limit", "peer", "daphne", "uvicorn")
-OURS = ("daphne", "uvicorn")
+# others serve our Django app (production settings) under an ASGI server each.
+# Hypercorn and Granian are measured on request (--targets), not by default.
+TARGETS = ("limit", "peer", "daphne", "uvicorn", "hypercorn", "granian")
+DEFAULT_TARGETS = ("limit", "peer", "daphne", "uvicorn")
+OURS = ("daphne", "uvicorn", "hypercorn", "granian")
 TARGET_LABELS = {
     "limit": "upstream alone (limit)",
     "peer": "FastAPI+uvicorn peer",
     "daphne": "ours, Daphne",
     "uvicorn": "ours, uvicorn+uvloop",
+    "hypercorn": "ours, Hypercorn+uvloop",
+    "granian": "ours, Granian",
 }
 
 
@@ -82,7 +86,7 @@ def scenarios(quick: bool, long_interval: float) -> list[Scenario]:
 @dataclass
 class Config:
     out: Path
-    targets: tuple[str, ...] = TARGETS
+    targets: tuple[str, ...] = DEFAULT_TARGETS
     quick: bool = False
     only: tuple[str, ...] = ()
     first_token_delay: float = 0.05
