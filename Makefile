@@ -61,7 +61,8 @@ run: install
 # they race real timers (5 s tokens, reloads). The one race seen in CI, a
 # reload during a token rotation, is avoided by the tests themselves
 # (tests/e2e/conftest.py: reload_after_a_refresh); the rerun is a safety net.
-test-python: $(VENV)/.installed
+# The bench extra too: tests/bench/test_bench_smoke.py runs the harness in quick mode.
+test-python: $(VENV)/.installed $(VENV)/.bench-installed
 	$(BIN)/pytest
 	E2E=1 $(BIN)/pytest tests/e2e --reruns 1 --reruns-delay 2
 

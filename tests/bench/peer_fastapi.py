@@ -4,8 +4,9 @@ What a user would otherwise write from the usual recipe: one ``POST /api/chat``
 that checks a Bearer JWT with PyJWT (the same key, algorithm, issuer and
 audience as SimpleJWT's access tokens, ``token_type == "access"``), runs the
 same Agents SDK agent (same model class and settings, the same three tools
-our agent offers by default, same instructions) with ``Runner.run_streamed`` and relays it in the same SSE
-format: ``conversation``, ``text_delta``..., ``usage``, ``data: [DONE]``. No
+our agent offers by default, same instructions) with ``Runner.run_streamed``
+and relays it in the same SSE format: ``conversation``, ``text_delta``...,
+``usage``, ``data: [DONE]``. No
 database, no persistence, no middleware: the floor of a Python relay.
 
 Run: ``uvicorn tests.bench.peer_fastapi:app`` with ``BENCH_JWT_KEY``,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def _bin(name: str) -> str:
     return str(path) if path.exists() else name
 
 
+def _user_plus_system(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 @dataclass
 class Proc:
     name: str
@@ -48,29 +54,23 @@ class Proc:
     def ps(self) -> psutil.Process:
         return psutil.Process(self.pid)
 
-    def _tree(self) -> list[psutil.Process]:
-        """The server and its worker processes (Granian and Hypercorn serve from children)."""
+    def _tree_sum(self, measure: Callable[[psutil.Process], float]) -> float:
+        """``measure`` summed over the server and its worker processes (Granian and
+        Hypercorn serve from children); a process that exits in between counts 0."""
         ps = self.ps
-        return [ps, *ps.children(recursive=True)]
-
-    def cpu_seconds(self) -> float:
         total = 0.0
-        for process in self._tree():
+        for process in [ps, *ps.children(recursive=True)]:
             try:
-                t = process.cpu_times()
-            except psutil.Error:  # exited in between
-                continue
-            total += t.user + t.system
-        return total
-
-    def rss(self) -> int:
-        total = 0
-        for process in self._tree():
-            try:
-                total += process.memory_info().rss
+                total += measure(process)
             except psutil.Error:
                 continue
         return total
+
+    def cpu_seconds(self) -> float:
+        return self._tree_sum(_user_plus_system)
+
+    def rss(self) -> int:
+        return int(self._tree_sum(lambda p: p.memory_info().rss))
 
     def peak_rss(self) -> int:
         """Highest resident set size so far (bytes): the kernel's high-water mark for a
@@ -322,8 +322,16 @@ def start_server(kind: str, env: dict[str, str], log_dir: Path, name: str) -> Pr
 def start_profiler(proc: Proc, out: Path) -> subprocess.Popen:
     """py-spy sampling ``proc`` and its workers (all threads, 200 Hz) until ``stop_profiler``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [_bin("py-spy"), "record", "--pid", str(proc.popen.pid), "--rate", "200"]
-    argv.append("--subprocesses")  # servers that run their workers as child processes
+    # --subprocesses: Granian and Hypercorn run the app in a child process.
+    argv = [
+        _bin("py-spy"),
+        "record",
+        "--pid",
+        str(proc.popen.pid),
+        "--rate",
+        "200",
+        "--subprocesses",
+    ]
     with open(out.with_suffix(".log"), "wb") as log:  # the child keeps its own copy
         return subprocess.Popen(
             [*argv, "--format", "raw", "--output", str(out)],
