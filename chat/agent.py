@@ -31,7 +31,9 @@ Model selection (DESIGN.md, "Environment variables"):
 
 The ``AsyncOpenAI`` client (and its connection pool) and the ``Agent`` are built
 once per configuration, identity and event loop, not per request: a warm
-keep-alive connection to the upstream is most of a fast first token.
+keep-alive connection to the upstream is most of a fast first token. The
+client is ``chat.openai_client.StreamingOpenAI``: the library's, with a
+faster parse of each streamed event.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from django.core.cache.backends.redis import RedisCache
 from openai import AsyncOpenAI, Timeout
 
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
+from chat.openai_client import StreamingOpenAI
 from chat.tools import registered_tools, registry_generation
 from chatproject import db
 from chatproject.env import EnvError
@@ -102,7 +105,8 @@ def model_config(identity: Identity | None = None) -> ModelConfig:
 
 
 def _client(config: ModelConfig) -> AsyncOpenAI:
-    return AsyncOpenAI(
+    # The library's client with a faster parse of stream events (chat.openai_client).
+    return StreamingOpenAI(
         api_key=config.api_key or _PLACEHOLDER_API_KEY,
         base_url=config.base_url,
         max_retries=config.max_retries,
