@@ -98,25 +98,6 @@ def body_as_is(params: dict[str, Any], known: frozenset[str]) -> dict[str, Any] 
     return body
 
 
-async def _post_stream(
-    resource: Any, path: str, body: dict[str, Any], params: dict[str, Any], **kinds: Any
-) -> Any:
-    """What the library's ``create`` does with a transformed body, for a stream."""
-    return await resource._post(
-        path,
-        body=body,
-        options=make_request_options(
-            extra_headers=params.get("extra_headers"),
-            extra_query=params.get("extra_query"),
-            extra_body=params.get("extra_body"),
-            timeout=params.get("timeout", not_given),
-            security={"bearer_auth": True},
-        ),
-        stream=True,
-        **kinds,
-    )
-
-
 def _response_event_models() -> dict[str, type[pydantic.BaseModel]]:
     """``type`` value -> model class, for the members of ``ResponseStreamEvent``."""
     union = typing.get_args(ResponseStreamEvent)[0]  # Annotated[Union[...], discriminator]
@@ -141,19 +122,41 @@ def fast_model(cast_to: Any, data: object) -> type[pydantic.BaseModel] | None:
     return None
 
 
-class _Completions(AsyncCompletions):
+class _PlainBodyStreams:
+    """A resource's ``create``, posting a plain streamed body as it is (``body_as_is``);
+    everything else goes to the library's ``create``."""
+
+    _path: str
+    _parameters: frozenset[str]
+    _cast_to: type[Any]
+    _stream_cls: type[Any]
+
     async def create(self, **params: Any) -> Any:
-        body = body_as_is(params, _CHAT_PARAMETERS)
+        body = body_as_is(params, self._parameters)
         if body is None:
-            return await super().create(**params)
-        return await _post_stream(
-            self,
-            "/chat/completions",
-            body,
-            params,
-            cast_to=ChatCompletion,
-            stream_cls=AsyncStream[ChatCompletionChunk],
+            return await super().create(**params)  # type: ignore[misc]
+        # What the library's create() does with its transformed body.
+        return await self._post(  # type: ignore[attr-defined]
+            self._path,
+            body=body,
+            options=make_request_options(
+                extra_headers=params.get("extra_headers"),
+                extra_query=params.get("extra_query"),
+                extra_body=params.get("extra_body"),
+                timeout=params.get("timeout", not_given),
+                security={"bearer_auth": True},
+            ),
+            cast_to=self._cast_to,
+            stream=True,
+            stream_cls=self._stream_cls,
         )
+
+
+class _Completions(_PlainBodyStreams, AsyncCompletions):
+    _path = "/chat/completions"
+    _parameters = _CHAT_PARAMETERS
+    _cast_to = ChatCompletion
+    _stream_cls = AsyncStream[ChatCompletionChunk]
 
 
 class _Chat(AsyncChat):
@@ -162,19 +165,11 @@ class _Chat(AsyncChat):
         return _Completions(self._client)
 
 
-class _Responses(AsyncResponses):
-    async def create(self, **params: Any) -> Any:
-        body = body_as_is(params, _RESPONSES_PARAMETERS)
-        if body is None:
-            return await super().create(**params)
-        return await _post_stream(
-            self,
-            "/responses",
-            body,
-            params,
-            cast_to=Response,
-            stream_cls=AsyncStream[ResponseStreamEvent],
-        )
+class _Responses(_PlainBodyStreams, AsyncResponses):
+    _path = "/responses"
+    _parameters = _RESPONSES_PARAMETERS
+    _cast_to = Response
+    _stream_cls = AsyncStream[ResponseStreamEvent]
 
 
 class StreamingOpenAI(AsyncOpenAI):
