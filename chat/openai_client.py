@@ -9,21 +9,21 @@ peer of `make bench` pays the same:
   (six message types, several tool types) on every message and tool. It
   exists to rename aliased keys, format dates and encode file objects; the
   chat and Responses parameters have no aliases or formats, so for a body of
-  plain JSON values it returns the body unchanged -- after ~1.5 ms of a
+  plain JSON values it returns the body unchanged -- after ~1.7 ms of a
   ~10 ms turn start on the 2-core bench machine, on the path to the first
   token. ``StreamingOpenAI`` posts such a body as it is, through the
   library's own ``_post`` with the same options (headers, retries, timeouts,
-  errors and streaming are the library's). Any other body (a pydantic object,
-  a tuple, ``omit`` inside a value, an unknown parameter) takes the library's
-  ``create`` unchanged.
+  errors and streaming are the library's). Any other call (not streamed, a
+  pydantic object or a tuple in a value, ``omit`` inside a value, an unknown
+  parameter) takes the library's ``create`` unchanged.
 - **Per streamed event** (a chunk per token), ``_process_response_data`` builds
   the typed object with the generic ``construct_type``, pure Python that walks
   the annotations of every field: ~115 us a chunk, a third of the server's
-  CPU while relaying tokens (py-spy at 20 and 200 streams). ``StreamingOpenAI``
+  CPU while relaying tokens (py-spy, `make bench`'s burst of 20). ``StreamingOpenAI``
   builds ``ChatCompletionChunk`` and the ``ResponseStreamEvent`` members
   (picked by the event's ``type``, as the library's discriminator does) with
   pydantic's compiled validator instead (~5 us): the same class, values and
-  set fields, extra fields kept. Validation is stricter than construction, so
+  dumps, extra fields kept (pydantic also counts them in ``model_fields_set``). Validation is stricter than construction, so
   an event it refuses (an OpenAI-compatible server's odd shape, an event type
   this library version does not know) takes the library's lenient path.
 
