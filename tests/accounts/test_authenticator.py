@@ -178,3 +178,10 @@ async def test_async_bearer_authentication_is_one_query_and_sees_deletion(owner,
         401,
         "token_not_valid",
     )
+
+
+async def test_the_async_paths_give_the_whole_user(owner):
+    # An async view may read any field: a deferred one would raise here.
+    token = AccessToken.for_user(owner)
+    principal = await authenticate_request(http_request(Authorization=f"Bearer {token}"))
+    assert (principal.user.username, principal.user.email) == (owner.username, owner.email)
