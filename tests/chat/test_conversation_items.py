@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from accounts.services import api_key_create
@@ -10,7 +12,7 @@ from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
-TOOL_TURN = [
+TOOL_TURN: list[dict[str, Any]] = [
     {"role": "user", "content": "6*7?"},
     {
         "type": "function_call",

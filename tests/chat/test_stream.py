@@ -399,7 +399,8 @@ def test_a_new_conversation_exists_before_its_first_token(chat_server, fake, own
         "POST", f"{chat_server.url}/api/chat", json={"message": "Hi"}, headers=bearer(owner)
     ) as response:
         events = iter_sse(response, stream)
-        assert next(events)["type"] == "conversation"
+        first = next(events)
+        assert first is not None and first["type"] == "conversation"
         assert held.wait_held(5)
         # No token yet, and the conversation is there: listed, readable, locked.
         listed = httpx.get(f"{chat_server.url}/api/conversations", headers=bearer(owner))
