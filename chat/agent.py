@@ -34,8 +34,9 @@ Model selection (README, "Configuration"):
 The ``AsyncOpenAI`` client (and its connection pool) and the ``Agent`` are built
 once per configuration, identity and event loop, not per request: a warm
 keep-alive connection to the upstream is most of a fast first token. The
-client is ``chat.openai_client.StreamingOpenAI``: the library's, without its
-per-request parameter transform and its per-event generic builder.
+client is ``chat.openai_client.StreamingOpenAI`` (the library's, without its
+per-request parameter transform and its per-event generic builder) unless
+``OPENAI_FAST_CLIENT=0`` or the installed ``openai`` no longer matches it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import openai
 from agents import (
     Agent,
     Model,
@@ -61,8 +63,8 @@ from django.conf import settings
 from django.core.cache import caches
 from openai import AsyncOpenAI, Timeout
 
+from chat import openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
-from chat.openai_client import StreamingOpenAI
 from chat.tools import registered_tools, registry_generation
 from chatproject import db
 from chatproject.env import EnvError
@@ -103,9 +105,27 @@ def model_config(identity: Identity | None = None) -> ModelConfig:
     )
 
 
+@lru_cache(maxsize=1)
+def _fast_client_usable() -> bool:
+    if not openai_client.private_api_matches():
+        logger.warning(
+            "openai %s changed the private methods StreamingOpenAI overrides; "
+            "using the stock AsyncOpenAI client",
+            openai.__version__,
+        )
+        return False
+    return True
+
+
 def _client(config: ModelConfig) -> AsyncOpenAI:
-    # The library's client minus two generic CPU costs (see chat.openai_client).
-    return StreamingOpenAI(
+    # The library's client minus two generic CPU costs (see chat.openai_client),
+    # unless turned off or this openai version no longer matches it.
+    client_class = (
+        openai_client.StreamingOpenAI
+        if settings.OPENAI_FAST_CLIENT and _fast_client_usable()
+        else AsyncOpenAI
+    )
+    return client_class(
         api_key=config.api_key or _PLACEHOLDER_API_KEY,
         base_url=config.base_url,
         max_retries=config.max_retries,

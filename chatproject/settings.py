@@ -305,6 +305,8 @@ _default_model_api = "chat_completions" if OPENAI_BASE_URL else "responses"
 CHAT_MODEL_API = env.choice(
     "CHAT_MODEL_API", default=_default_model_api, choices=("responses", "chat_completions")
 )
+# chat.openai_client.StreamingOpenAI (0: the library's stock client). docs/performance.md.
+OPENAI_FAST_CLIENT = env.bool("OPENAI_FAST_CLIENT", default=True)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=32_000, min_value=1)
 # The assistant's identity. A staff user can replace it (and the model and tools)
 # in the admin without a deploy: the "Assistant profile" (chat.agent).
