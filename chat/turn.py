@@ -93,6 +93,12 @@ _background: set[asyncio.Future[Any]] = set()
 def _keep(future: asyncio.Future[Any]) -> None:
     _background.add(future)
     future.add_done_callback(_background.discard)
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("could not end a chat turn", exc_info=future.exception())
 
 
 class _End:
