@@ -54,7 +54,8 @@ run: install
 	@echo "  Log in with the demo user printed above (first run only), sign up on the"
 	@echo "  login page, or create an admin: DJANGO_DEBUG=1 $(PY) manage.py createsuperuser"
 	@echo ""
-	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --access-log /dev/null chatproject.asgi:application
+	DJANGO_DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --access-log /dev/null \
+		--websocket-max-message-size $${WS_MAX_FRAME_BYTES:-65536} chatproject.asgi:application
 
 # Two pytest processes: the browser tests need one of their own (tests/conftest.py).
 # A browser test that fails is run once more and reported as a rerun ("R"):

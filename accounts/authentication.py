@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -157,38 +156,10 @@ def _user(user_id: int) -> User | None:
     return User.objects.filter(pk=user_id).first()
 
 
-# The async paths' user lookup, per database vendor: see ``_user_for_request``.
-_ACTIVE_SQL: dict[str, str] = {}
-
-
 def _user_for_request(user_id: int) -> User | None:
-    """The token's user for an async view, or None: one plain ``SELECT is_active``.
-
-    Every ``POST /api/chat`` pays this lookup before its first token, and the ORM
-    spends ~0.3-0.5 ms building ``User.objects.filter(pk=...).first()`` (on the
-    2-core bench machine) for a query the database answers in ~25 us. So the
-    async paths send the SQL directly (quoted by the backend, built once) and
-    return a ``User`` holding only ``id`` and ``is_active``: the rest is
-    deferred, and the async views use nothing else (a deferred field read from
-    async code fails loudly, it does not query in secret). DRF views keep
-    ``_user``'s full row.
-    """
-    connection = connections[DEFAULT_DB_ALIAS]
-    sql = _ACTIVE_SQL.get(connection.vendor)
-    if sql is None:
-        quote = connection.ops.quote_name
-        meta = User._meta
-        # Identifiers from the model, quoted by the backend; the id is a parameter.
-        active, table, pk = meta.get_field("is_active").column, meta.db_table, meta.pk.column
-        sql = f"SELECT {quote(active)} FROM {quote(table)} WHERE {quote(pk)} = %s"  # noqa: S608
-        _ACTIVE_SQL[connection.vendor] = sql
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    fields = [User._meta.pk.attname, "is_active"]
-    return User.from_db(DEFAULT_DB_ALIAS, fields, [user_id, bool(row[0])])
+    """The token's user for an async view: the whole row, as ``_user`` (a deferred
+    field read from async code would fail)."""
+    return _user(user_id)
 
 
 def _key(prefix: str) -> ApiKey | None:
@@ -221,12 +192,6 @@ async def _touch(condition: Q, now: datetime) -> None:
         await db.run(_mark_used, condition, now)
     except Exception:  # never fail a request over a usage timestamp
         logger.exception("could not record API key use")
-
-
-async def wait_for_background_writes() -> None:
-    """Await pending ``last_used_at`` writes (tests, graceful shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 async def aauthenticate_credentials(credentials: _Credentials) -> Principal:

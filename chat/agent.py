@@ -8,11 +8,13 @@ exists. A staff user's edit applies to the next message in every process:
 - Saving or deleting the profile in the admin stores a fresh random version
   number in Django's cache (Redis when ``REDIS_URL`` is set) once the
   transaction commits (``profile_changed``).
-- Each turn reads that number -- one Redis GET on the event loop, no thread
-  hop; a dictionary lookup with the local-memory cache -- and compares it with
-  the one seen when this process last read the row. Only a change (or a cache
-  that lost the key, or a snapshot older than ``PROFILE_RECHECK_SECONDS``) costs
-  a database query; the row is not read per turn.
+- A turn reads that number through the cache API, at most once per
+  ``PROFILE_VERSION_TTL_SECONDS`` per process (a cache read is a thread hop:
+  Django's cache has no async client), and compares it with the one seen when
+  this process last read the row. Only a change (or a cache that lost the key,
+  or a snapshot older than ``PROFILE_RECHECK_SECONDS``) costs a database
+  query; the row is not read per turn. So an edit reaches the process that
+  saved it at once, and the others within that TTL.
 - The snapshot is keyed by the number read *before* the row, so a save that
   races a read is seen on the following turn at the latest.
 
@@ -21,7 +23,7 @@ served it at once and others within ``PROFILE_RECHECK_SECONDS`` (several
 processes should run with ``REDIS_URL`` anyway, ``scripts/serve``). The recheck
 also picks up a row changed outside the admin (shell, SQL).
 
-Model selection (DESIGN.md, "Environment variables"):
+Model selection (README, "Configuration"):
 
 - ``OPENAI_API_KEY`` set -> OpenAI, Responses API, the identity's model;
 - ``OPENAI_BASE_URL`` set -> that OpenAI-compatible server, Chat Completions
@@ -32,8 +34,9 @@ Model selection (DESIGN.md, "Environment variables"):
 The ``AsyncOpenAI`` client (and its connection pool) and the ``Agent`` are built
 once per configuration, identity and event loop, not per request: a warm
 keep-alive connection to the upstream is most of a fast first token. The
-client is ``chat.openai_client.StreamingOpenAI``: the library's, without its
-per-request parameter transform and its per-event generic builder.
+client is ``chat.openai_client.StreamingOpenAI`` (the library's, without its
+per-request parameter transform and its per-event generic builder) unless
+``OPENAI_FAST_CLIENT=0`` or the installed ``openai`` no longer matches it.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ import asyncio
 import logging
 import secrets
 import time
-import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import openai
 from agents import (
     Agent,
     Model,
@@ -58,12 +61,10 @@ from agents import (
 )
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
 from openai import AsyncOpenAI, Timeout
 
+from chat import openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
-from chat.openai_client import StreamingOpenAI
 from chat.tools import registered_tools, registry_generation
 from chatproject import db
 from chatproject.env import EnvError
@@ -104,9 +105,27 @@ def model_config(identity: Identity | None = None) -> ModelConfig:
     )
 
 
+@lru_cache(maxsize=1)
+def _fast_client_usable() -> bool:
+    if not openai_client.private_api_matches():
+        logger.warning(
+            "openai %s changed the private methods StreamingOpenAI overrides; "
+            "using the stock AsyncOpenAI client",
+            openai.__version__,
+        )
+        return False
+    return True
+
+
 def _client(config: ModelConfig) -> AsyncOpenAI:
-    # The library's client minus two generic CPU costs (see chat.openai_client).
-    return StreamingOpenAI(
+    # The library's client minus two generic CPU costs (see chat.openai_client),
+    # unless turned off or this openai version no longer matches it.
+    client_class = (
+        openai_client.StreamingOpenAI
+        if settings.OPENAI_FAST_CLIENT and _fast_client_usable()
+        else AsyncOpenAI
+    )
+    return client_class(
         api_key=config.api_key or _PLACEHOLDER_API_KEY,
         base_url=config.base_url,
         max_retries=config.max_retries,
@@ -173,6 +192,8 @@ def _enabled_tools(identity: Identity) -> list[Tool]:
 PROFILE_VERSION_KEY = "chat:assistant-profile-version"
 # A snapshot of the row is re-read at least this often, whatever the cache says.
 PROFILE_RECHECK_SECONDS = 60.0
+# The cache's version number is re-read at most this often per process.
+PROFILE_VERSION_TTL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -261,6 +282,8 @@ async def current_identity() -> Identity:
         return _identity(snapshot.row)
     snapshot = await db.run(_load_snapshot, version)
     _snapshot = snapshot
+    if version is None and snapshot.version is not None:
+        _remember_version(snapshot.loaded_at, snapshot.version)  # the number it published
     return _identity(snapshot.row)
 
 
@@ -309,8 +332,9 @@ def profile_changed() -> None:
     Call it after the change is committed (``transaction.on_commit``): a process that
     sees the new number must find the new row.
     """
-    global _snapshot
+    global _snapshot, _version_seen
     _snapshot = None
+    _version_seen = None
     try:
         caches["default"].set(PROFILE_VERSION_KEY, _new_version(), timeout=None)
     except Exception:
@@ -318,29 +342,20 @@ def profile_changed() -> None:
         logger.exception("could not publish the assistant profile change")
 
 
-# Django's RedisCache has no async client: reading the number through it would be a
-# thread hop per turn. One redis.asyncio client per event loop reads the same key.
-_redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-    weakref.WeakKeyDictionary()
-)
+# (monotonic time read, version) of the last cache read: see PROFILE_VERSION_TTL_SECONDS.
+_version_seen: tuple[float, int | None] | None = None
+
+
+def _remember_version(read_at: float, version: int | None) -> None:
+    global _version_seen
+    _version_seen = (read_at, version)
 
 
 async def _read_version() -> int | None:
-    cache = caches["default"]
-    if isinstance(cache, LocMemCache):
-        return cache.get(PROFILE_VERSION_KEY)  # in-process memory: no I/O to await
-    if not isinstance(cache, RedisCache):
-        return await cache.aget(PROFILE_VERSION_KEY)
-    loop = asyncio.get_running_loop()
-    client = _redis_clients.get(loop)
-    if client is None:
-        import redis.asyncio
-
-        location = settings.CACHES["default"]["LOCATION"]
-        url = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
-        # Bounded: an unreachable Redis must not hold up the turn (see current_identity).
-        client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        _redis_clients[loop] = client
-    # RedisCache stores integers unpickled (RedisSerializer), under its full key.
-    raw = await client.get(cache.make_and_validate_key(PROFILE_VERSION_KEY))
-    return None if raw is None else int(raw)
+    seen = _version_seen
+    now = time.monotonic()
+    if seen is not None and now - seen[0] < PROFILE_VERSION_TTL_SECONDS:
+        return seen[1]
+    version = await caches["default"].aget(PROFILE_VERSION_KEY)
+    _remember_version(now, version)
+    return version

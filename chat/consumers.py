@@ -9,13 +9,20 @@
   without the ``chat`` scope): closing before accepting reaches the client as
   a bare HTTP 403, without the code. Origin is checked by
   ``AllowedHostsOriginValidator`` in ``chatproject.asgi``.
-- The token is only checked at connect, so the socket is closed with ``4401``
-  when it expires; the client reconnects with a fresh token and resumes.
-- Frames in: ``{message, conversation_id?}`` starts a run,
-  ``{runId, lastEventId}`` resumes one, ``{type: "stop"}`` cancels the
-  current one. Frames out: the run's events (each with ``runId`` and
-  ``eventId``, the id to resume after), then ``{type: "done", runId}``;
-  ``{type: "error", code, message}`` when a frame is refused.
+- The credential is checked again (one query) before each frame that starts or
+  resumes a run, so a revoked key or a deactivated user cannot go on through
+  an open socket; and the socket is closed with ``4401`` when the access token
+  or the API key expires. The client reconnects with a fresh token and resumes.
+- Limits: a frame over ``WS_MAX_FRAME_BYTES`` is refused by the server itself
+  (close ``1009``: ``scripts/serve`` passes uvicorn ``--ws-max-size``, Daphne
+  gets ``--websocket-max-message-size``); more than
+  ``WS_MAX_FRAMES_PER_MINUTE`` frames in a minute close the socket with ``4429``.
+- Frames in: ``{message, conversation_id?, replace_last_turn?}`` starts a run
+  (``chat.inputs``, as ``POST /api/runs``), ``{runId, lastEventId?}`` resumes
+  one, ``{type: "stop"}`` cancels the current one. Frames out: the run's events
+  (each with ``runId`` and ``eventId``, the id to resume after), then
+  ``{type: "done", runId}``; ``{type: "error", code, message}`` when a frame is
+  refused -- the socket stays usable.
 - Closing the socket does not stop the run: it goes on, and can be resumed.
 """
 
@@ -24,20 +31,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import deque
 from datetime import datetime
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.authentication import Principal, authenticate_scope
-from chat import events, runs, services
-from chat.views import CHAT_SCOPE, parse_chat_input
+from chat import events, runs
+from chat.inputs import chat_input, event_id, invalid, json_object
+from chat.turn import turn_begin
+from chat.views import CHAT_SCOPE
 from chatproject.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_MANY_FRAMES = 4429
 # Without pings (the socket has its own), how often a waiting relay checks that
 # its run still exists.
 _IDLE_SECONDS = 15.0
@@ -45,6 +58,13 @@ _IDLE_SECONDS = 15.0
 
 def _close_code(error: ApiError) -> int:
     return 4000 + error.status if 400 <= error.status < 500 else 4500
+
+
+def _expiry(principal: Principal) -> datetime | None:
+    """When the credential stops being valid: the token's ``exp`` or the key's expiry."""
+    if principal.api_key is not None:
+        return principal.api_key.expires_at
+    return principal.token_expires_at
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -56,6 +76,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         offered = [protocol.lower() for protocol in self.scope.get("subprotocols") or []]
         subprotocol = "bearer" if offered[:1] == ["bearer"] else None
+        self._frames: deque[float] = deque()
         try:
             principal = await authenticate_scope(self.scope, required_scope=CHAT_SCOPE)
         except ApiError as error:
@@ -64,13 +85,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.principal = principal
         await self.accept(subprotocol)
-        if principal.token_expires_at is not None:
-            self._expiry = asyncio.create_task(self._close_at_expiry(principal.token_expires_at))
+        expires_at = _expiry(principal)
+        if expires_at is not None:
+            self._expiry = asyncio.create_task(self._close_at(expires_at))
 
-    async def _close_at_expiry(self, expires_at: datetime) -> None:
+    async def _close_at(self, expires_at: datetime) -> None:
         await asyncio.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()))
-        self.principal = None
-        await self.close(code=CLOSE_UNAUTHORIZED, reason="token_expired")
+        await self._close(CLOSE_UNAUTHORIZED, "token_expired")
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.principal = None  # no frame is handled from now on
+        await self.close(code=code, reason=reason)
 
     async def disconnect(self, code: int) -> None:
         # The run goes on without us; only this socket's tasks stop.
@@ -80,68 +105,75 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- frames in ---------------------------------------------------------------
 
+    def _over_rate(self) -> bool:
+        now = time.monotonic()
+        frames = self._frames
+        frames.append(now)
+        while frames and frames[0] <= now - 60:
+            frames.popleft()
+        return len(frames) > settings.WS_MAX_FRAMES_PER_MINUTE
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        principal = self.principal
-        if principal is None:
+        if self.principal is None:
             return  # closing
+        if self._over_rate():
+            await self._close(CLOSE_TOO_MANY_FRAMES, "too_many_frames")
+            return
         try:
-            try:
-                data = json.loads(text_data if text_data is not None else bytes_data or b"")
-            except (UnicodeDecodeError, ValueError):
-                raise ApiError(400, "parse_error", "A frame must be a JSON object.") from None
-            if not isinstance(data, dict):
-                raise ApiError(400, "parse_error", "A frame must be a JSON object.")
-            if data.get("type") == "stop":
-                await self._stop(principal)
-            elif "message" in data:
-                await self._start(data, principal)
-            elif "runId" in data:
-                await self._resume(data, principal)
-            else:
+            data = json_object(text_data if text_data is not None else bytes_data or b"")
+            kind = data.get("type")
+            if kind == "stop":
+                await self._stop()
+                return
+            if kind is not None:
+                raise invalid("type", "Must be 'stop' or absent.")
+            if "message" not in data and "runId" not in data:
                 raise ApiError(
                     400, "invalid", "Send {message}, {runId, lastEventId} or {type: 'stop'}."
                 )
+            self._refuse_if_busy()
+            principal = await self._recheck()
+            if principal is None:
+                return
+            if "message" in data:
+                await self._start(data, principal)
+            else:
+                await self._resume(data, principal)
         except ApiError as error:
-            await self._send_error(error.code, error.detail)
+            await self._send_error(error.code, error.detail, errors=error.errors)
 
-    def _relaying(self) -> bool:
-        return self._relay is not None and not self._relay.done()
+    async def _recheck(self) -> Principal | None:
+        """The socket's credential, checked again (revoked, expired, deactivated?)."""
+        try:
+            principal = await authenticate_scope(self.scope, required_scope=CHAT_SCOPE)
+        except ApiError as error:
+            await self._close(_close_code(error), error.code)
+            return None
+        self.principal = principal
+        return principal
 
     def _refuse_if_busy(self) -> None:
-        if self._relaying():
+        if self._relay is not None and not self._relay.done():
             raise ApiError(
                 409, "run_in_progress", "A reply is streaming on this socket; stop it first."
             )
 
     async def _start(self, data: dict[str, Any], principal: Principal) -> None:
-        self._refuse_if_busy()
-        chat_input = parse_chat_input(json.dumps(data).encode())
-        start = await services.turn_start(
-            user=principal.user,
-            message=chat_input.message,
-            conversation_id=chat_input.conversation_id,
-        )
-        run = await runs.run_start(user=principal.user, start=start, message=chat_input.message)
+        turn = await turn_begin(user=principal.user, data=chat_input(data))
+        run = await runs.run_start(user=principal.user, turn=turn)
         self._follow(run.run_id, 0)
 
     async def _resume(self, data: dict[str, Any], principal: Principal) -> None:
-        self._refuse_if_busy()
-        run_id, last = data.get("runId"), data.get("lastEventId")
-        if last is None:
-            last = 0
-        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
-            if isinstance(last, str) and last.isdigit():
-                last = int(last)
-            else:
-                raise ApiError(400, "invalid", "lastEventId must be a non-negative integer.")
-        # A runId that is not a string is unknown (404), as run_get answers for "".
-        run = await runs.run_get(
-            user=principal.user, run_id=run_id if isinstance(run_id, str) else ""
-        )
-        self._follow(run.run_id, last)
+        run_id = data["runId"]
+        if not isinstance(run_id, str):
+            raise invalid("runId", "Must be a string (a run id).")
+        after = event_id(data.get("lastEventId"), field="lastEventId")
+        run = await runs.run_get(user=principal.user, run_id=run_id)
+        self._follow(run.run_id, after)
 
-    async def _stop(self, principal: Principal) -> None:
-        if self.run_id is None:
+    async def _stop(self) -> None:
+        principal = self.principal
+        if self.run_id is None or principal is None:
             return
         try:
             run = await runs.run_get(user=principal.user, run_id=self.run_id)
@@ -159,8 +191,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _relay_run(self, run_id: str, after: int) -> None:
         try:
             async for result in runs.follow(run_id, after, _IDLE_SECONDS):
-                for event_id, item in result.entries:
-                    await self.send(text_data=events.ws_frame(item, run_id, event_id))
+                for n, item in result.entries:
+                    await self.send(text_data=events.ws_frame(item, run_id, n))
                 if result.end == runs.GONE:
                     await self._send_error(
                         "run_expired", "This run's events are no longer available.", run_id
@@ -172,8 +204,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("could not relay run %s", run_id)
             await self._send_error("internal_error", "Something went wrong on the server.", run_id)
 
-    async def _send_error(self, code: str, message: str, run_id: str | None = None) -> None:
+    async def _send_error(
+        self,
+        code: str,
+        message: str,
+        run_id: str | None = None,
+        *,
+        errors: dict[str, Any] | None = None,
+    ) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if run_id is not None:
             frame["runId"] = run_id
+        if errors:
+            frame["errors"] = errors
         await self.send(text_data=json.dumps(frame))

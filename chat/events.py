@@ -1,10 +1,10 @@
-"""The stream's events (DESIGN.md, "The stream") and the mapping from SDK events to them.
+"""The stream's events (docs/api.md, "The stream") and the mapping from SDK events to them.
 
 An event is produced once, as its JSON ``payload`` (bytes), and framed by each
-transport: ``sse`` for ``/api/chat``, ``sse_with_id`` for a run's events,
-``ws_frame`` for the WebSocket (which adds ``runId`` and ``eventId``).
-Encoding is on the per-token path, so the common events are built from
-pre-encoded byte prefixes around one C-accelerated ``json`` string encode.
+transport: ``chat.sse`` for ``/api/chat`` and a run's events, ``ws_frame``
+for the WebSocket (which adds ``runId`` and ``eventId``). Encoding is on the
+per-token path, so the common events are built from pre-encoded byte
+prefixes around one C-accelerated ``json`` string encode.
 Upstream failures become one ``error`` event with a stable code and a message
 that is safe to show: never the exception text, which can carry URLs, request
 ids or key fragments.
@@ -43,8 +43,6 @@ _TRANSPORT_ERRORS = _transport_errors("TransportError")
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-DONE = b"data: [DONE]\n\n"
-PING = b": ping\n\n"
 _TEXT_DELTA = b'{"type":"text_delta","delta":'
 _REASONING = b'{"type":"reasoning","text":'
 _END = b"}"
@@ -61,14 +59,6 @@ def text_delta(delta: str) -> bytes:
 
 def reasoning(text: str) -> bytes:
     return _REASONING + _encode(text).encode() + _END
-
-
-def sse(event_payload: bytes) -> bytes:
-    return b"data: " + event_payload + b"\n\n"
-
-
-def sse_with_id(event_id: int, event_payload: bytes) -> bytes:
-    return b"id: %d\ndata: %s\n\n" % (event_id, event_payload)
 
 
 def ws_frame(event_payload: bytes, run_id: str, event_id: int) -> str:

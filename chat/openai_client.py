@@ -1,37 +1,39 @@
 """The OpenAI client the agent talks through: the library's, minus two generic costs.
 
-A streamed turn pays the ``openai`` library twice on the CPU, and the FastAPI
-peer of `make bench` pays the same:
+Why it exists: a streamed turn pays the ``openai`` library twice on the CPU
+(docs/performance.md, "The `openai` library's generic machinery"), and these
+two are most of the difference to the FastAPI peer under load:
 
 - **Before the request**, ``chat.completions.create`` and ``responses.create``
   run the parameters through the library's ``transform``: a walk of the
   parameter ``TypedDict`` annotations that tries every member of every union
-  (six message types, several tool types) on every message and tool. It
-  exists to rename aliased keys, format dates and encode file objects; the
-  chat and Responses parameters have no aliases or formats, so for a body of
-  plain JSON values it returns the body unchanged -- after ~1.7 ms of a
-  ~10 ms turn start on the 2-core bench machine, on the path to the first
-  token. ``StreamingOpenAI`` posts such a body as it is, through the
-  library's own ``_post`` with the same options (headers, retries, timeouts,
-  errors and streaming are the library's). Any other call (not streamed, a
-  pydantic object or a tuple in a value, ``omit`` inside a value, an unknown
-  parameter) takes the library's ``create`` unchanged.
-- **Per streamed event** (a chunk per token), ``_process_response_data`` builds
-  the typed object with the generic ``construct_type``, pure Python that walks
-  the annotations of every field: ~115 us a chunk, a third of the server's
-  CPU while relaying tokens (py-spy, `make bench`'s burst of 20). ``StreamingOpenAI``
-  builds ``ChatCompletionChunk`` and the ``ResponseStreamEvent`` members
-  (picked by the event's ``type``, as the library's discriminator does) with
-  pydantic's compiled validator instead (~5 us): the same class, values and
-  dumps, extra fields kept (pydantic also counts them in ``model_fields_set``). Validation is stricter than construction, so
-  an event it refuses (an OpenAI-compatible server's odd shape, an event type
-  this library version does not know) takes the library's lenient path.
+  on every message and tool. It exists to rename aliased keys, format dates
+  and encode file objects; the chat and Responses parameters have no aliases
+  or formats, so for a body of plain JSON values it returns the body
+  unchanged, on the path to the first token. ``StreamingOpenAI`` posts such a
+  body as it is, through the library's own ``post`` with the same options
+  (headers, retries, timeouts, errors and streaming are the library's). Any
+  other call (not streamed, a pydantic object or a tuple in a value, ``omit``
+  inside a value, an unknown parameter) takes the library's ``create``.
+- **Per streamed event** (a chunk per token), ``_process_response_data``
+  builds the typed object with the generic ``construct_type``, pure Python
+  that walks the annotations of every field. ``StreamingOpenAI`` builds
+  ``ChatCompletionChunk`` and the ``ResponseStreamEvent`` members (picked by
+  the event's ``type``, as the library's discriminator does) with pydantic's
+  compiled validator instead: the same class, values and dumps, extra fields
+  kept. Validation is stricter than construction, so an event it refuses (an
+  OpenAI-compatible server's odd shape, an event type this library version
+  does not know) takes the library's lenient path.
 
-Both rely on private parts of ``openai`` (``_process_response_data``, ``_post``,
-``make_request_options``); the version is pinned in ``constraints.txt`` and
-``tests/chat/test_openai_client.py`` fails if an upgrade changes what is sent
-or stops routing stream events through here: it compares our requests and
-events with the library's own, over real HTTP.
+It fails safe. Both rely on private parts of ``openai``
+(``_process_response_data``, ``make_request_options``); pyproject.toml bounds
+``openai`` to the minor version it is tested with, ``private_api_matches()``
+checks at start-up that those parts still have the signatures used here (else
+``chat.agent`` uses the stock ``AsyncOpenAI`` and logs why), and
+``OPENAI_FAST_CLIENT=0`` turns it off. ``tests/chat/test_openai_client.py``
+fails if an upgrade changes what is sent or stops routing stream events
+through here: it compares our requests and events with the library's own,
+over real HTTP.
 """
 
 from __future__ import annotations
@@ -51,6 +53,22 @@ from openai.resources.chat import AsyncChat, AsyncCompletions
 from openai.resources.responses import AsyncResponses
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
+
+
+def private_api_matches() -> bool:
+    """Do the library's private parts still look the way this module uses them?"""
+    try:
+        process = inspect.signature(AsyncOpenAI._process_response_data).parameters
+        post = inspect.signature(AsyncOpenAI.post).parameters
+        options = inspect.signature(make_request_options).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return (
+        {"data", "cast_to", "response"} <= set(process)
+        and {"path", "cast_to", "body", "options", "stream", "stream_cls"} <= set(post)
+        and {"extra_headers", "extra_query", "extra_body", "timeout", "security"} <= set(options)
+    )
+
 
 # ``create``'s per-request options, which are not part of the body.
 _REQUEST_OPTIONS = ("extra_headers", "extra_query", "extra_body", "timeout")

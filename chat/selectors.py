@@ -50,7 +50,7 @@ def _output(output: Any) -> str:
 
 
 def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> list[dict[str, Any]]:
-    """Group history items into DESIGN.md ``Message`` objects.
+    """Group history items into ``Message`` objects (docs/api.md).
 
     ``rows`` are ``(item id, item, turn status)``. A user item starts a user
     message; everything after it (reasoning, tool calls and their outputs,
@@ -66,7 +66,7 @@ def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> l
             continue
         kind = item.get("type")
         role = item.get("role")
-        if role == "user" and kind in (None, "message"):
+        if is_user_message(item):
             messages.append(
                 {
                     "id": str(item_id),
@@ -113,3 +113,29 @@ def conversation_messages(*, conversation: Conversation) -> list[dict[str, Any]]
         .values_list("id", "data", "turn__status")
     )
     return messages_from_items(list(rows))
+
+
+def is_user_message(item: Any) -> bool:
+    """Does this input item start a turn (a message the user typed)?"""
+    return (
+        isinstance(item, dict)
+        and item.get("role") == "user"
+        and item.get("type") in (None, "message")
+    )
+
+
+def conversation_items(
+    *, conversation: Conversation, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The stored input items, oldest first, and whether older ones were left out.
+
+    At most ``limit``: a longer history gives its most recent items, from the first
+    user message among them (a turn is never cut in half)."""
+    rows = ConversationItem.objects.filter(conversation=conversation)
+    recent = list(rows.order_by("-position").values_list("data", flat=True)[: limit + 1])
+    recent.reverse()
+    if len(recent) <= limit:
+        return recent, False
+    recent = recent[1:]
+    first_user = next((n for n, item in enumerate(recent) if is_user_message(item)), len(recent))
+    return recent[first_user:], True

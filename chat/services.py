@@ -1,9 +1,8 @@
 """Writes for conversations and turns.
 
 A turn touches the database twice, never per token: at its start (claim the
-run lock of an existing conversation and read its history -- or, for a new
-conversation, one INSERT once the first output has gone out), and at
-its end (``turn_finish``: history items, the ``Turn`` row and the lock release
+run lock of an existing conversation and read its history, or insert a new
+conversation holding the lock), and at its end (``turn_finish``: history items, the ``Turn`` row and the lock release
 in one transaction). Each is one job on ``chatproject.db``'s worker threads
 (several queries per hop, not one hop per query) on a connection that stays
 open between turns; a stream holds no connection while it streams, so 200 open
@@ -12,9 +11,8 @@ streams need no more connections than ``DB_THREADS``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +21,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chat.models import Conversation, Turn
+from chat.models import Conversation, ConversationItem, Turn
+from chat.selectors import is_user_message
 from chat.session import DjangoSession, stored_items
 from chatproject import db
 from chatproject.errors import ApiError
@@ -43,44 +42,31 @@ def title_from_message(message: str) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TurnStart:
+    """What a turn starts from: its conversation (claimed by this turn's run id)
+    and the history to send upstream."""
+
     conversation_id: uuid.UUID
     title: str
     run_id: uuid.UUID
     created: bool
     started_at: datetime
-    history: list[dict[str, Any]] = field(default_factory=list)
-    owner: Any = None
-    # A new conversation's INSERT, started after the turn's first output.
-    saving: asyncio.Future[None] | None = None
-
-    def session(self) -> DjangoSession:
-        return DjangoSession(self.conversation_id, stored=self.history)
-
-    def begin_saving(self) -> None:
-        """Start writing a new conversation's row (on the loop that streams the reply)."""
-        if self.created and self.saving is None:
-            self.saving = asyncio.ensure_future(
-                db.run(_create_conversation, start=self, user=self.owner)
-            )
-
-    async def saved(self) -> bool:
-        """Wait for the conversation row; False if there is none to record a turn in
-        (a new conversation whose stream never started). Raises if the INSERT failed."""
-        if not self.created:
-            return True
-        if self.saving is None:
-            return False
-        await asyncio.shield(self.saving)
-        return True
+    history: tuple[dict[str, Any], ...] = ()
 
 
 def _not_found() -> ApiError:
     return ApiError(404, "not_found", "Conversation not found.")
 
 
-def _create_conversation(*, start: TurnStart, user: Any) -> None:
+def _create_conversation(*, user: Any, message: str) -> TurnStart:
+    start = TurnStart(
+        conversation_id=uuid.uuid4(),
+        title=title_from_message(message),
+        run_id=uuid.uuid4(),
+        created=True,
+        started_at=timezone.now(),
+    )
     Conversation.objects.create(
         id=start.conversation_id,
         owner=user,
@@ -88,9 +74,30 @@ def _create_conversation(*, start: TurnStart, user: Any) -> None:
         active_run=start.run_id,
         active_run_started_at=start.started_at,
     )
+    return start
 
 
-def _claim_conversation(*, user: Any, conversation_id: uuid.UUID) -> TurnStart:
+def _drop_last_turn(conversation_id: uuid.UUID) -> None:
+    """Delete the last user message and everything after it, with their ``Turn`` rows."""
+    items = ConversationItem.objects.filter(conversation_id=conversation_id)
+    last_user = None
+    for position, data in items.order_by("-position").values_list("position", "data").iterator():
+        if is_user_message(data):
+            last_user = position
+            break
+    if last_user is None:
+        raise ApiError(
+            409, "nothing_to_replace", "This conversation has no message to replace yet."
+        )
+    dropped = items.filter(position__gte=last_user)
+    turn_ids = set(dropped.exclude(turn=None).values_list("turn_id", flat=True))
+    dropped.delete()
+    Turn.objects.filter(id__in=turn_ids).delete()
+
+
+def _claim_conversation(
+    *, user: Any, conversation_id: uuid.UUID, replace_last_turn: bool
+) -> TurnStart:
     now = timezone.now()
     run_id = uuid.uuid4()
     title = (
@@ -101,44 +108,49 @@ def _claim_conversation(*, user: Any, conversation_id: uuid.UUID) -> TurnStart:
     if title is None:
         raise _not_found()
     # The lock: one conditional UPDATE, atomic in every database. Of two
-    # concurrent posts exactly one sees a free (or abandoned) lock.
+    # concurrent posts exactly one sees a free (or abandoned) lock. A refused
+    # replacement rolls the claim back with it.
     stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
-    claimed = (
-        Conversation.objects.filter(id=conversation_id, owner=user)
-        .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
-        .update(active_run=run_id, active_run_started_at=now)
-    )
-    if not claimed:
-        if not Conversation.objects.filter(id=conversation_id, owner=user).exists():
-            raise _not_found()  # deleted in between
-        raise ApiError(
-            409, "run_in_progress", "A reply is already being generated in this conversation."
+    with transaction.atomic():
+        claimed = (
+            Conversation.objects.filter(id=conversation_id, owner=user)
+            .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
+            .update(active_run=run_id, active_run_started_at=now)
         )
-    return TurnStart(conversation_id, title, run_id, False, now, stored_items(conversation_id))
+        if not claimed:
+            if not Conversation.objects.filter(id=conversation_id, owner=user).exists():
+                raise _not_found()  # deleted in between
+            raise ApiError(
+                409, "run_in_progress", "A reply is already being generated in this conversation."
+            )
+        if replace_last_turn:
+            _drop_last_turn(conversation_id)
+    history = tuple(stored_items(conversation_id))
+    return TurnStart(conversation_id, title, run_id, False, now, history)
 
 
-async def turn_start(*, user: Any, message: str, conversation_id: uuid.UUID | None) -> TurnStart:
+async def turn_start(
+    *,
+    user: Any,
+    message: str,
+    conversation_id: uuid.UUID | None,
+    replace_last_turn: bool = False,
+) -> TurnStart:
     """Claim an existing conversation for a new turn (404 / 409 as ``ApiError``), or
-    start a new one.
+    create a new one: either way the conversation row exists, locked by this
+    turn, before the first event. One hop to ``chatproject.db``'s threads.
 
-    A new conversation cannot be missing or busy, and has no history to send,
-    so its INSERT waits for the stream: ``begin_saving`` runs it once the first
-    output has gone out (or when the turn ends, if it ends before that), and the
-    turn's final write waits for it (``saved``). That keeps the database off
-    the time to first token of a new chat -- under a burst of new chats, 20
-    INSERTs competing with the model requests for the GIL cost the later ones
-    their first token (`make bench`, burst of 20). Until then the conversation
-    is not listed and its id answers 404.
+    ``replace_last_turn`` drops the conversation's last turn in the claim's
+    transaction: the new turn takes its place (409 ``nothing_to_replace`` when
+    there is no user message yet).
     """
-    if conversation_id is not None:
-        return await db.run(_claim_conversation, user=user, conversation_id=conversation_id)
-    return TurnStart(
-        conversation_id=uuid.uuid4(),
-        title=title_from_message(message),
-        run_id=uuid.uuid4(),
-        created=True,
-        started_at=timezone.now(),
-        owner=user,
+    if conversation_id is None:
+        return await db.run(_create_conversation, user=user, message=message)
+    return await db.run(
+        _claim_conversation,
+        user=user,
+        conversation_id=conversation_id,
+        replace_last_turn=replace_last_turn,
     )
 
 

@@ -3,10 +3,10 @@
 The SDK calls ``add_items`` several times per run (the user's message before the
 first model request, then the items of each model turn). Writing each call
 through would put a database round trip in front of the first token, so this
-session keeps added items in memory (``pending``) and ``flush`` writes them in
-one ``bulk_create`` -- called once per turn by ``chat.services.turn_finish``,
-inside the transaction that also records the ``Turn`` and releases the run
-lock. Reads see the stored items followed by the pending ones, so the session
+session keeps added items in memory (``pending``); at the end of the turn
+``take_pending`` hands them over and ``write`` stores them in one
+``bulk_create``, inside ``chat.services.turn_finish``'s transaction (which also
+records the ``Turn`` and releases the run lock). Reads see the stored items followed by the pending ones, so the session
 behaves like any other ``Session`` to the SDK.
 """
 
@@ -130,7 +130,3 @@ class DjangoSession(SessionABC):
         if self._stored is not None:
             self._stored.extend(items)
         return len(items)
-
-    def flush(self, *, turn_id: Any = None) -> int:
-        """Write the pending items (sync)."""
-        return self.write(self.take_pending(), turn_id=turn_id)

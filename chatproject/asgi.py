@@ -40,8 +40,8 @@ def _no_thread_at_request_start() -> None:
     until the response ends. ``close_old_connections`` and ``reset_queries`` on
     ``request_started`` made Django create that thread at the start of every
     request -- to close connections and clear query logs that a new thread
-    cannot have -- and so an open stream held an idle thread for its whole
-    life (200 streams: 200 threads, ~150 KB each; `make bench`). Without them a
+    cannot have -- and so an open stream held an idle thread (and its stack)
+    for its whole life (docs/performance.md, "A thread per request"). Without them a
     request whose view is async never starts that thread before its response
     is closed. ``request_finished`` still runs ``close_old_connections`` on the
     request's thread, which is where a sync view's connection is closed.
@@ -82,16 +82,15 @@ def _tune_garbage_collector() -> None:
     """Freeze what startup built and make young collections rarer.
 
     CPython's cycle collector walks every tracked object of the generation it
-    collects. A full collection here walked the ~255,000 objects that loading
-    Django, the Agents SDK and the app leaves behind -- 150-180 ms with the
-    event loop stopped, eleven times in one 200-stream load (`make bench`,
-    py-spy and ``gc.callbacks``), ~18 % of the server's CPU. ``gc.freeze()``
+    collects. A full collection here walked the hundreds of thousands of
+    objects that loading Django, the Agents SDK and the app leaves behind,
+    with the event loop stopped, several times per load. ``gc.freeze()``
     moves them to a generation that is never collected (they live as long as
     the process anyway; reference counting still frees any that are dropped),
     and a gen-0 threshold of ``GC_GEN0_THRESHOLD`` (default 20,000 instead of
-    700) means fewer, larger young collections: GC time in the same load fell
-    from 2.7 s to 1.0 s. The cost is cyclic garbage that waits longer for
-    its collection: peak RSS 213 -> 220 MB in that load.
+    700) means fewer, larger young collections. The cost is cyclic garbage
+    that waits longer for its collection (a little more peak memory). Why it
+    is kept: docs/performance.md ("Full garbage collections") measured it.
     """
     from django.conf import settings
 

@@ -5,10 +5,10 @@ Django's async ORM (``afirst()``, ``aupdate()`` ...) runs each query through
 a new thread -- so a new database connection, opened for one query and closed
 at the end of the request. On the streaming path that is the dominant cost of a
 request: connecting (and, on SQLite, the two ``PRAGMA``\\ s of ``init_command``)
-takes ~1-1.5 ms of CPU per connection, against ~0.2 ms for the query itself,
-and a chat turn used three connections (the user lookup, the new conversation's
-``INSERT``, the turn's final write). On PostgreSQL each connection is also a
-new server process.
+costs several times the query itself, and a chat turn used three connections
+(the user lookup, the new conversation's ``INSERT``, the turn's final write).
+On PostgreSQL each connection is also a new server process, so without a bound
+200 open streams could ask for 200 connections.
 
 ``await run(fn, *args)`` instead runs ``fn`` on one of ``DB_THREADS`` worker
 threads. Each thread's Django connection stays open between jobs:

@@ -8,9 +8,10 @@ that is the point: concurrent requests do not queue behind each other. For
 an async view there is nothing to isolate -- but Django still closes every
 response with ``sync_to_async(response.close)``, so each request created a
 thread at its end and the event loop waited while it started and while it
-was joined. Under load (200 streams on one core, `make bench`) those waits
-were ~6 % of the event loop's time and put a new thread's start-up, which
-must win the GIL from busy threads, in front of the next event.
+was joined: under many open streams a visible share of the loop's time, and
+a new thread's start-up (which must win the GIL from busy threads) in front
+of the next event. Why it is kept: docs/performance.md ("A thread per
+request") measured it.
 
 ``ASGIHandler`` here skips the context for requests whose URL resolves to an
 async view (``POST /api/chat``, the run endpoints, ``/api/config``, probes):

@@ -2,14 +2,20 @@
 
 drf-spectacular documents DRF views. The streaming endpoints (``/api/chat``,
 ``/api/runs``), ``/api/config`` and the probes are plain async Django views
-(DRF has no async views), so this postprocessing hook adds them by hand, with
-the stream's event types as schemas: a client generator gets the request body,
-the error shape and every event it may read from the stream.
+(DRF has no async views), so this postprocessing hook adds them, with the
+stream's event types as schemas: a client generator gets the request body,
+the error shape and every event it may read from the stream. The request
+body is generated from the serializer the views validate with
+(``chat.inputs.ChatInputSerializer``), so its limits are the settings'.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ComponentRegistry
+from rest_framework.views import APIView
 
 JSON = "application/json"
 SSE = "text/event-stream"
@@ -34,14 +40,19 @@ def _event(type_: str, properties: dict[str, Any], description: str) -> dict[str
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 
+
+def chat_request_schema(request: Any = None) -> dict[str, Any]:
+    """``ChatInputSerializer`` as drf-spectacular maps a DRF view's request body."""
+    from chat.inputs import ChatInputSerializer
+
+    mapper = AutoSchema()
+    mapper.registry = ComponentRegistry()
+    mapper.method = "POST"
+    mapper.view = APIView(request=request)
+    return mapper.resolve_serializer(ChatInputSerializer, "request").schema
+
+
 SCHEMAS: dict[str, Any] = {
-    "ChatRequest": _object(
-        {
-            "message": {"type": "string", "minLength": 1, "maxLength": 32000},
-            "conversation_id": {"type": "string", "format": "uuid", "nullable": True},
-        },
-        ["message"],
-    ),
     "ApiErrorBody": _object(
         {
             "detail": STRING,
@@ -170,7 +181,11 @@ PATHS: dict[str, Any] = {
                 "200": _stream_response(),
                 **AUTH_ERRORS,
                 "404": _error("Unknown conversation, or another user's."),
-                "409": _error("A reply is already being generated in this conversation."),
+                "409": _error(
+                    "A reply is already being generated in this conversation "
+                    "(`run_in_progress`), or `replace_last_turn` found no message to "
+                    "replace (`nothing_to_replace`)."
+                ),
                 "413": _error("Request body over 1 MB."),
             },
         }
@@ -189,7 +204,11 @@ PATHS: dict[str, Any] = {
                 },
                 **AUTH_ERRORS,
                 "404": _error("Unknown conversation, or another user's."),
-                "409": _error("A reply is already being generated in this conversation."),
+                "409": _error(
+                    "A reply is already being generated in this conversation "
+                    "(`run_in_progress`), or `replace_last_turn` found no message to "
+                    "replace (`nothing_to_replace`)."
+                ),
                 "413": _error("Request body over 1 MB."),
             },
         }
@@ -313,7 +332,9 @@ def add_plain_django_views(
 ) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS`` entry: merge the hand-written paths and schemas, and
     document the error answers every operation can give, in the one error shape."""
-    result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(SCHEMAS)
+    schemas["ChatRequest"] = chat_request_schema(request)
     for path, operations in PATHS.items():
         result["paths"].setdefault(path, {}).update(operations)
     for path, operations in result["paths"].items():

@@ -151,18 +151,12 @@ DB_THREADS = env.int("DB_THREADS", default=4, min_value=1)
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=20_000, min_value=700)
 
 # --------------------------------------------------------------------------
-# Redis (optional): channel layer and cache
-# https://channels.readthedocs.io/en/stable/topics/channel_layers.html
+# Redis (optional): cache, throttles, background runs' events
+# https://docs.djangoproject.com/en/5.2/topics/cache/#redis
 # --------------------------------------------------------------------------
 
 REDIS_URL = env.redis_url("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -171,7 +165,6 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --------------------------------------------------------------------------
@@ -312,6 +305,8 @@ _default_model_api = "chat_completions" if OPENAI_BASE_URL else "responses"
 CHAT_MODEL_API = env.choice(
     "CHAT_MODEL_API", default=_default_model_api, choices=("responses", "chat_completions")
 )
+# chat.openai_client.StreamingOpenAI (0: the library's stock client). docs/performance.md.
+OPENAI_FAST_CLIENT = env.bool("OPENAI_FAST_CLIENT", default=True)
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=32_000, min_value=1)
 # The assistant's identity. A staff user can replace it (and the model and tools)
 # in the admin without a deploy: the "Assistant profile" (chat.agent).
@@ -342,6 +337,21 @@ CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_valu
 RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_value=1)
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
+
+# --------------------------------------------------------------------------
+# Chat limits: history served, WebSocket frames (chat.apis, chat.consumers)
+# --------------------------------------------------------------------------
+
+# GET /api/conversations/<id>/items returns at most this many items (the newest).
+CHAT_ITEMS_MAX = env.int("CHAT_ITEMS_MAX", default=1000, min_value=1)
+# A WebSocket frame over this size closes the socket with 1009. Enforced by the
+# server: scripts/serve passes it to uvicorn (--ws-max-size); Daphne gets
+# --websocket-max-message-size (make run, the tests) or, under `manage.py
+# runserver`, the two DAPHNE_ settings below.
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=65_536, min_value=1024)
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WS_MAX_FRAME_BYTES
+# More frames than this in any minute close the socket with 4429.
+WS_MAX_FRAMES_PER_MINUTE = env.int("WS_MAX_FRAMES_PER_MINUTE", default=120, min_value=1)
 
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000

@@ -128,9 +128,11 @@ def start_server(
     if production_entrypoint:
         command = ["sh", str(ROOT / "scripts" / "serve")]
     else:
+        # As `make run` does: Daphne's own frame limit (1 MiB) made WS_MAX_FRAME_BYTES.
+        frame_limit = env.get("WS_MAX_FRAME_BYTES", "65536")
         command = [
             sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-            "chatproject.asgi:application",
+            "--websocket-max-message-size", frame_limit, "chatproject.asgi:application",
         ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT

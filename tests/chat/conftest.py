@@ -385,10 +385,13 @@ def upstream_settings(settings, fake):
 async def inproc_runs(close_db_connections):
     """Runs driven by this test's event loop: finished (and Redis clients closed)
     before the loop goes away."""
+    import asyncio
+
     from chat import runs
+    from chat.runlog import run_log
 
     yield runs
-    await runs.wait_for_local_runs()
-    log = runs.run_log()
-    if hasattr(log, "aclose"):
-        await log.aclose()
+    # A run is an asyncio task named run-<id> (chat.runs.run_start) on this loop.
+    while pending := [t for t in asyncio.all_tasks() if t.get_name().startswith("run-")]:
+        await asyncio.gather(*pending, return_exceptions=True)
+    await run_log().aclose()

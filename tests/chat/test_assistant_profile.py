@@ -8,6 +8,7 @@ real server's admin over HTTP and read what the next upstream request carried
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 
-from chat.agent import current_identity, profile_changed
+from chat.agent import PROFILE_VERSION_TTL_SECONDS, current_identity, profile_changed
 from chat.models import AssistantProfile, Turn
 from tests.chat.conftest import LIVE_ENV, chat
 from tests.conftest import PASSWORD, ServerProcess, bearer
@@ -232,11 +233,14 @@ def test_another_server_process_sees_the_admin_edit(chat_server, live_admin, fak
     assert system_prompt(fake.model_requests[-1]) == django_settings.CHAT_INSTRUCTIONS
 
     live_admin.save_profile(**PROFILE)
+    # Other processes re-read the cache's version number at most this often.
+    time.sleep(PROFILE_VERSION_TTL_SECONDS)
     chat(chat_server, bearer(owner), "Hello")
     edited = fake.model_requests[-1]
     assert system_prompt(edited) == PROFILE["instructions"]
     assert (edited.body["model"], offered_tools(edited)) == ("gpt-profile-test", ["calculate"])
 
     live_admin.delete_profile()
+    time.sleep(PROFILE_VERSION_TTL_SECONDS)
     chat(chat_server, bearer(owner), "Hello")
     assert system_prompt(fake.model_requests[-1]) == django_settings.CHAT_INSTRUCTIONS

@@ -181,7 +181,7 @@ async def test_the_view_streams_from_an_async_generator(
         CHAT, {"message": "hi"}, content_type="application/json", headers=headers
     )
     assert response.status_code == 200
-    # A sync iterator would be buffered whole under ASGI (DESIGN.md traps).
+    # A sync iterator would be buffered whole under ASGI (docs/architecture.md).
     assert isinstance(response, StreamingHttpResponse)
     assert response.is_async is True
     chunks = [chunk async for chunk in response.streaming_content]

@@ -468,3 +468,29 @@ def test_the_agent_talks_through_it():
     for api in ("chat_completions", "responses"):
         config = ModelConfig("gpt-fake", api, "sk-test", "http://upstream.invalid/v1", 30, 0)
         assert type(_client(config)) is StreamingOpenAI
+
+
+def test_the_installed_openai_matches_what_it_overrides():
+    from chat.openai_client import private_api_matches
+
+    assert private_api_matches()
+
+
+def test_it_falls_back_to_the_stock_client_when_turned_off_or_mismatched(settings, monkeypatch):
+    from chat import agent, openai_client
+
+    config = agent.ModelConfig(
+        "gpt-fake", "responses", "sk-test", "http://upstream.invalid/v1", 30, 0
+    )
+    settings.OPENAI_FAST_CLIENT = False
+    assert type(agent._client(config)) is openai.AsyncOpenAI
+
+    settings.OPENAI_FAST_CLIENT = True
+    monkeypatch.setattr(openai_client, "private_api_matches", lambda: False)
+    agent._fast_client_usable.cache_clear()
+    try:
+        assert type(agent._client(config)) is openai.AsyncOpenAI
+    finally:
+        agent._fast_client_usable.cache_clear()
+    monkeypatch.undo()
+    assert type(agent._client(config)) is StreamingOpenAI

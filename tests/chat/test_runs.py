@@ -276,11 +276,13 @@ def test_run_requests_are_refused_like_chat_requests(chat_server, fake, owner, o
         held.release()
     assert read_run(chat_server, bearer(owner), running.json()["runId"]).done
 
-    bad_id = httpx.get(
-        f"{chat_server.url}/api/runs/{running.json()['runId']}/events",
-        headers={**bearer(owner), "Last-Event-ID": "soon"},
-    )
-    assert (bad_id.status_code, bad_id.json()["code"]) == (400, "invalid")
+    for bad in ("soon", "²", "٣", "-1", "+3", "1_0", "9" * 30):
+        bad_id = httpx.get(
+            f"{chat_server.url}/api/runs/{running.json()['runId']}/events",
+            headers=[(k.encode(), v.encode()) for k, v in bearer(owner).items()]
+            + [(b"Last-Event-ID", bad.encode())],
+        )
+        assert (bad_id.status_code, bad_id.json()["code"]) == (400, "invalid"), bad
 
 
 # --------------------------------------------------------------------------

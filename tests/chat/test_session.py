@@ -1,4 +1,4 @@
-"""DjangoSession: the Agents SDK Session protocol on the ORM, writes deferred to flush()."""
+"""DjangoSession: the Agents SDK Session protocol on the ORM, writes deferred to the end of the turn."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def stored(conversation) -> list:
     )
 
 
-async def test_session_reads_stored_items_then_pending_and_writes_on_flush(
+async def test_session_reads_stored_items_then_pending_and_writes_when_the_turn_ends(
     owner, close_db_connections
 ):
     first = {"role": "user", "content": "one"}
@@ -35,7 +35,7 @@ async def test_session_reads_stored_items_then_pending_and_writes_on_flush(
     assert await session.get_items(limit=1) == [second]
     assert await sync_to_async(stored)(conversation) == [(0, first)]  # nothing written yet
 
-    assert await sync_to_async(session.flush)() == 1
+    assert await sync_to_async(session.write)(session.take_pending()) == 1
     assert await sync_to_async(stored)(conversation) == [(0, first), (1, second)]
     # A fresh session sees the same history.
     assert await DjangoSession(conversation.id).get_items() == [first, second]
@@ -52,7 +52,7 @@ async def test_pop_and_clear(owner, close_db_connections):
     assert await sync_to_async(stored)(conversation) == [(0, items[0])]
 
     await session.add_items([{"role": "user", "content": "d"}])
-    await sync_to_async(session.flush)()
+    await sync_to_async(session.write)(session.take_pending())
     assert await sync_to_async(stored)(conversation) == [
         (0, items[0]),
         (1, {"role": "user", "content": "d"}),

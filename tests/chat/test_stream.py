@@ -389,3 +389,27 @@ def test_a_reply_with_characters_postgresql_refuses_is_still_saved(chat_server, 
     assert Turn.objects.get(conversation_id=stream.conversation_id).status == "complete"
     messages = conversation_detail(chat_server, bearer(owner), stream.conversation_id)["messages"]
     assert messages[1]["parts"] == [{"type": "text", "text": "nul\ufffd ok"}]
+
+
+def test_a_new_conversation_exists_before_its_first_token(chat_server, fake, owner):
+    held = hold("Slow start", after_tokens=0)
+    fake.push(held)
+    stream = Stream(status=0, headers=httpx.Headers())
+    with httpx.stream(
+        "POST", f"{chat_server.url}/api/chat", json={"message": "Hi"}, headers=bearer(owner)
+    ) as response:
+        events = iter_sse(response, stream)
+        first = next(events)
+        assert first is not None and first["type"] == "conversation"
+        assert held.wait_held(5)
+        # No token yet, and the conversation is there: listed, readable, locked.
+        listed = httpx.get(f"{chat_server.url}/api/conversations", headers=bearer(owner))
+        assert [c["id"] for c in listed.json()["results"]] == [stream.conversation_id]
+        assert (
+            conversation_detail(chat_server, bearer(owner), stream.conversation_id)["title"] == "Hi"
+        )
+        assert Conversation.objects.get(id=stream.conversation_id).active_run is not None
+        held.release()
+        for _event in events:
+            pass
+    assert stream.text == "Slow start"

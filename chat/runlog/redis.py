@@ -1,0 +1,201 @@
+"""Runs on Redis: any worker can read any run, and cancel it.
+
+- ``chat:run:<id>`` is a hash ``{owner, conversation, status}`` and
+  ``chat:run:<id>:events`` a Stream whose entry ids are ``<n>-0``, n being the
+  event id, so a ``Last-Event-ID`` is directly an ``XREAD`` position; the last
+  entry is ``{end: <status>}``. Only the owner worker writes, so the ids need
+  no coordination. One pipelined round trip per batch of events (a batch is
+  whatever the model produced while the previous write was in flight), never
+  one per token and never the database.
+- Cancel across workers: ``request_cancel`` sets ``cancel`` in the hash and
+  publishes the run id on ``chat:run-cancel``. Every worker subscribes to that
+  channel before it announces its first run (``prepare``), so no cancel can be
+  missed; the owner also reads the flag back in each append pipeline (same
+  round trip), a second path should a message be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from django.conf import settings
+
+from chat.runlog import GONE, READ_COUNT, RUNNING, ReadResult, RunInfo, running_ttl
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+_PREFIX = "chat:run:"
+_CANCEL_CHANNEL = "chat:run-cancel"
+
+
+class RedisRunLog:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        # One client (and pool) and one cancel subscription per event loop:
+        # one per server process, one per test under pytest-asyncio.
+        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._listeners: weakref.WeakKeyDictionary[
+            Any, tuple[asyncio.Task[None], asyncio.Future[None]]
+        ] = weakref.WeakKeyDictionary()
+
+    def _redis(self) -> Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(self._url)
+            self._clients[loop] = client
+        return client
+
+    @staticmethod
+    def _keys(run_id: str) -> tuple[str, str]:
+        return f"{_PREFIX}{run_id}", f"{_PREFIX}{run_id}:events"
+
+    async def prepare(self, on_cancel: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None or listener[0].done():
+            ready: asyncio.Future[None] = loop.create_future()
+            listener = (loop.create_task(self._listen(ready, on_cancel)), ready)
+            self._listeners[loop] = listener
+        async with asyncio.timeout(5):
+            await asyncio.shield(listener[1])
+
+    async def _listen(self, ready: asyncio.Future[None], on_cancel: Callable[[str], None]) -> None:
+        while True:
+            pubsub = self._redis().pubsub()
+            try:
+                await pubsub.subscribe(_CANCEL_CHANNEL)
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe" and not ready.done():
+                        ready.set_result(None)
+                    elif message["type"] == "message":
+                        on_cancel(message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("run cancel subscription lost; resubscribing", exc_info=True)
+                await asyncio.sleep(1)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # noqa: S110 -- the connection is already broken
+                    pass
+
+    async def create(self, info: RunInfo) -> None:
+        meta, _events = self._keys(info.run_id)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.hset(
+                meta,
+                mapping={
+                    "owner": info.owner_id,
+                    "conversation": info.conversation_id,
+                    "status": RUNNING,
+                },
+            )
+            pipe.expire(meta, running_ttl())
+            await pipe.execute()
+
+    async def get(self, run_id: str) -> RunInfo | None:
+        meta, _events = self._keys(run_id)
+        # bytes throughout: the client is made without decode_responses.
+        data = cast("dict[bytes, bytes]", await self._redis().hgetall(meta))
+        if not data:
+            return None
+        return RunInfo(
+            run_id,
+            data[b"owner"].decode(),
+            data[b"conversation"].decode(),
+            data[b"status"].decode(),
+        )
+
+    async def append(self, run_id: str, first_id: int, payloads: list[bytes]) -> bool:
+        # The cancel flag is read back in the same round trip.
+        meta, events = self._keys(run_id)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for offset, event_payload in enumerate(payloads):
+                pipe.xadd(events, {"d": event_payload}, id=f"{first_id + offset}-0")
+            if first_id == 1:
+                pipe.expire(events, running_ttl())
+            pipe.hget(meta, "cancel")
+            results = await pipe.execute()
+        return bool(results[-1])
+
+    async def finish(self, run_id: str, next_id: int, status: str) -> None:
+        meta, events = self._keys(run_id)
+        ttl = settings.RUN_EVENTS_TTL_SECONDS
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.xadd(events, {"end": status}, id=f"{next_id}-0")
+            pipe.hset(meta, "status", status)
+            pipe.expire(events, ttl)
+            pipe.expire(meta, ttl)
+            await pipe.execute()
+
+    async def request_cancel(self, run_id: str) -> None:
+        meta, _events = self._keys(run_id)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.hset(meta, "cancel", "1")
+            pipe.publish(_CANCEL_CHANNEL, run_id)
+            await pipe.execute()
+
+    async def read(self, run_id: str, after: int, wait_seconds: float | None) -> ReadResult:
+        meta, events = self._keys(run_id)
+        redis = self._redis()
+        response = await self._xread(events, after, block=None)
+        if not response:
+            # Nothing after ``after``: the run may be over (and ``after`` at or past
+            # its end marker, e.g. a client's stale Last-Event-ID), gone, or quiet.
+            # bytes: the client is made without decode_responses.
+            raw_status = cast("bytes | None", await redis.hget(meta, "status"))
+            if raw_status is None:
+                return ReadResult(end=GONE)
+            status = raw_status.decode()
+            if status != RUNNING:
+                # Read once more: events appended just before the end are delivered.
+                response = await self._xread(events, after, block=None)
+                if not response:
+                    return ReadResult(end=status)
+            elif wait_seconds:
+                response = await self._xread(events, after, block=max(1, int(wait_seconds * 1000)))
+        result = ReadResult()
+        if not response:
+            return result
+        for entry_id, fields in response[0][1]:
+            if b"end" in fields:
+                result.end = fields[b"end"].decode()
+                break
+            result.entries.append((int(entry_id.split(b"-", 1)[0]), fields[b"d"]))
+        return result
+
+    async def _xread(
+        self, events: str, after: int, *, block: int | None
+    ) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+        return cast(
+            "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
+            await self._redis().xread({events: f"{after}-0"}, count=READ_COUNT, block=block),
+        )
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.pop(loop, None)
+        if listener is not None:
+            task = listener[0]
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: S110
+                pass
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()

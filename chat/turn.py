@@ -1,0 +1,338 @@
+"""One assistant turn: run the agent, produce its events, record the outcome once.
+
+A turn is a small state machine::
+
+    starting --> streaming --> completed | failed | cancelled | interrupted
+        \\--> cancelled | interrupted          (ended before it produced anything)
+
+``_enter`` is the only place the state changes and ``_record`` the only place the
+outcome is written (one transaction: ``services.turn_finish``); it runs once,
+however many paths reach it. Work that must happen at a transition (the
+crash-safety checkpoints, for instance) attaches there.
+
+``turn_begin`` starts every turn -- ``/api/chat``, ``/api/runs`` and the
+WebSocket -- and ``ChatTurn.events()`` is the one producer of its events:
+``chat.sse`` frames them for ``/api/chat``; a background run (``chat.runs``)
+appends them to the run's log.
+
+The producer's shape:
+
+- A pump task iterates ``result.stream_events()`` and puts event payloads on an
+  ``asyncio.Queue``; the producer reads the queue with a ping timeout. Never
+  ``wait_for`` on the stream iterator itself: its timeout would cancel the run.
+- Whatever was queued while the reader was busy is handed over as one batch,
+  so a slow reader (or a slow Redis) costs fewer writes, not more.
+- Client gone: Django cancels the response task (``CancelledError`` in the
+  generator) or closes it (``GeneratorExit``). Either way the ``finally``
+  cancels the agent run -- an un-cancelled run keeps streaming from the
+  upstream in the background -- and records the partial reply as
+  ``interrupted``, shielded so the cancellation cannot cut the write short.
+  ``cancel()`` (a background run's stop) ends the turn the same way, without
+  cancelling anybody's task.
+- The outcome is written before the producer returns, so a client that
+  reloads the conversation right after ``[DONE]`` sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from agents import Runner
+from django.conf import settings
+
+from chat import events, services
+from chat.agent import get_agent, model_config
+from chat.events import StreamError
+from chat.inputs import ChatInput
+from chat.models import Turn
+from chat.services import TurnStart
+from chat.session import DjangoSession
+
+logger = logging.getLogger(__name__)
+
+
+class TurnState(enum.StrEnum):
+    STARTING = "starting"
+    STREAMING = "streaming"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def ended(self) -> bool:
+        return self not in (TurnState.STARTING, TurnState.STREAMING)
+
+
+_ALLOWED: dict[TurnState, frozenset[TurnState]] = {
+    TurnState.STARTING: frozenset(
+        {TurnState.STREAMING, TurnState.CANCELLED, TurnState.INTERRUPTED}
+    ),
+    TurnState.STREAMING: frozenset(
+        {TurnState.COMPLETED, TurnState.FAILED, TurnState.CANCELLED, TurnState.INTERRUPTED}
+    ),
+}
+
+# What the ``Turn`` row says: a stop and a lost client both leave a partial reply.
+_RECORDED_AS = {
+    TurnState.COMPLETED: Turn.Status.COMPLETE,
+    TurnState.FAILED: Turn.Status.FAILED,
+    TurnState.CANCELLED: Turn.Status.INTERRUPTED,
+    TurnState.INTERRUPTED: Turn.Status.INTERRUPTED,
+}
+
+# Strong references to writes that outlive the task that started them.
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _keep(future: asyncio.Future[Any]) -> None:
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("could not end a chat turn", exc_info=future.exception())
+
+
+class _End:
+    """Queue sentinel: the agent run is over (``error`` None: it completed)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Cancel:
+    """Queue sentinel: stop the turn (``ChatTurn.cancel``)."""
+
+
+_CANCEL = _Cancel()
+
+
+async def turn_begin(*, user: Any, data: ChatInput) -> ChatTurn:
+    """Claim (or create) the conversation and return the turn, not yet streaming.
+
+    Raises ``ApiError`` (404, 409 ...) before anything is streamed."""
+    start = await services.turn_start(
+        user=user,
+        message=data.message,
+        conversation_id=data.conversation_id,
+        replace_last_turn=data.replace_last_turn,
+    )
+    return ChatTurn(start, data.message)
+
+
+class ChatTurn:
+    def __init__(self, start: TurnStart, message: str) -> None:
+        self.start = start
+        self.message = message
+        self.state = TurnState.STARTING
+        self.error: StreamError | None = None
+        self.session = DjangoSession(start.conversation_id, stored=list(start.history))
+        self.translator = events.EventTranslator()
+        # The configured model, for a turn that ends before the agent is built.
+        self.model_name = model_config().name
+        self._result: Any = None
+        self._pump: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[Any] | None = None
+        self._cancel_requested = False
+        self._recording: asyncio.Future[bool] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def status(self) -> str:
+        """The ``Turn.Status`` it was recorded with (``interrupted`` until it ended)."""
+        return _RECORDED_AS.get(self.state, Turn.Status.INTERRUPTED)
+
+    # -- the state machine -------------------------------------------------------
+
+    def _enter(self, state: TurnState, error: StreamError | None = None) -> None:
+        if state not in _ALLOWED.get(self.state, frozenset()):
+            raise RuntimeError(f"turn {self.start.run_id}: {self.state} -> {state}")
+        self.state = state
+        self.error = error
+
+    def _record(self) -> asyncio.Future[bool]:
+        """Write the outcome (once; later calls wait for the same write). True if saved.
+
+        Shielded: a second cancellation must not abandon the write half-way."""
+        if self._recording is None:
+            if not self.state.ended:
+                self._enter(TurnState.INTERRUPTED)
+            self._recording = asyncio.ensure_future(self._write())
+            _keep(self._recording)
+        return asyncio.shield(self._recording)
+
+    async def _write(self) -> bool:
+        result = self._result
+        usage = result.context_wrapper.usage if result is not None else None
+        completed = self.state is TurnState.COMPLETED
+        try:
+            await services.aturn_finish(
+                start=self.start,
+                session=self.session,
+                # Taken here, on the loop: a cancelled run's late callbacks cannot
+                # change the list while a thread writes it.
+                items=self.session.take_pending(),
+                message=self.message,
+                status=self.status,
+                model=self.model_name,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                error_code=self.error.code if self.error else "",
+                partial_text="" if completed else self.translator.partial_text,
+            )
+        except Exception:
+            logger.exception("could not record chat turn %s", self.start.run_id)
+            return False
+        return True
+
+    # -- ending from outside -----------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the turn: the producer stops reading, cancels the agent run (closing
+        the upstream request) and records the partial reply."""
+        self._cancel_requested = True
+        if self._queue is not None:
+            self._queue.put_nowait(_CANCEL)
+
+    async def abandon(self) -> None:
+        """End a turn whose events nobody reads (its producer never started):
+        recorded as ``interrupted``, the question kept, the conversation released."""
+        if self.state is TurnState.STARTING:
+            self._enter(TurnState.INTERRUPTED)
+        await self._record()
+
+    def abandon_from_thread(self, consumer: AsyncGenerator[Any, None]) -> None:
+        """Django's response ``close()``, from a worker thread once the response ended.
+
+        Normally the producer has finished by then. Two cases need help: the client
+        left before the stream ever started (no ``finally`` will release the run
+        lock), or while Django was writing a chunk, which leaves ``consumer`` (the
+        generator reading ``events()``) suspended at a ``yield``: close it now rather
+        than whenever the garbage collector finalizes it.
+        """
+        if self._recording is not None:
+            return
+        try:
+            # A fresh context: this thread's one says "inside the request's sync
+            # executor", which is shutting down; the work must not queue there.
+            self._loop.call_soon_threadsafe(self._abandon, consumer, context=contextvars.Context())
+        except RuntimeError:  # the loop is gone (a sync test client's throwaway loop)
+            pass
+
+    def _abandon(self, consumer: AsyncGenerator[Any, None]) -> None:
+        if self._recording is not None:
+            return
+        if self.state is TurnState.STARTING:
+            task = asyncio.ensure_future(self.abandon())
+        else:
+            task = asyncio.ensure_future(consumer.aclose())  # its finally records
+        _keep(task)
+
+    # -- the producer ------------------------------------------------------------
+
+    async def events(
+        self, ping_seconds: float | None = None
+    ) -> AsyncGenerator[list[bytes] | None, None]:
+        """Yield batches (lists) of event payloads, ``conversation`` first; ``None``
+        after ``ping_seconds`` of silence. Returns once the turn is recorded."""
+        try:
+            if self._cancel_requested:  # stopped before it began: keep the question asked
+                self._enter(TurnState.CANCELLED)
+                return
+            self._enter(TurnState.STREAMING)
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            self._queue = queue
+            self._pump = asyncio.create_task(self._run_agent(queue))
+            yield [
+                events.payload(
+                    {
+                        "type": "conversation",
+                        "id": str(self.start.conversation_id),
+                        "title": self.start.title,
+                    }
+                )
+            ]
+            end: _End | _Cancel | None = None
+            while end is None:
+                if queue.empty():
+                    try:
+                        async with asyncio.timeout(ping_seconds):
+                            item = await queue.get()
+                    except TimeoutError:
+                        yield None
+                        continue
+                else:
+                    item = queue.get_nowait()
+                batch: list[bytes] = []
+                while True:
+                    if isinstance(item, _End | _Cancel):
+                        end = item
+                        break
+                    batch.append(item)
+                    if queue.empty():
+                        break
+                    item = queue.get_nowait()
+                if batch:
+                    yield batch
+
+            if isinstance(end, _Cancel):
+                self._enter(TurnState.CANCELLED)
+                return
+            if end.error is None:
+                self._enter(TurnState.COMPLETED)
+                usage = self._result.context_wrapper.usage
+                yield [events.usage_event(usage.input_tokens, usage.output_tokens)]
+            else:
+                error = events.classify_error(end.error)
+                self._enter(TurnState.FAILED, error)
+                # The details stay in the server log; the client gets the safe message.
+                logger.warning(
+                    "chat turn failed: %s (%s: %.300s)",
+                    error.code,
+                    type(end.error).__name__,
+                    end.error,
+                )
+                yield [error.event()]
+            if not await self._record():
+                yield [
+                    StreamError("internal_error", "The reply could not be saved.", False).event()
+                ]
+        finally:
+            self._stop_agent()
+            await self._record()
+
+    async def _run_agent(self, queue: asyncio.Queue[Any]) -> None:
+        put = queue.put_nowait
+        error: BaseException | None = None
+        try:
+            agent, config = await get_agent()
+            self.model_name = config.name
+            self._result = Runner.run_streamed(
+                agent, self.message, session=self.session, max_turns=settings.CHAT_MAX_TURNS
+            )
+            translate = self.translator.translate
+            async for event in self._result.stream_events():
+                chunk = translate(event)
+                if chunk is not None:
+                    put(chunk)
+        except Exception as exc:
+            error = exc
+        finally:
+            put(_End(error))
+
+    def _stop_agent(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        if self._result is not None and not self._result.is_complete:
+            # Stops the run loop and closes the upstream request now.
+            self._result.cancel()
