@@ -364,7 +364,15 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     # /healthz and /readyz are probed over plain HTTP inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --------------------------------------------------------------------------
+# Metrics: GET /metrics in Prometheus text format (chatproject/metrics.py)
+# https://prometheus.github.io/client_python/
+# --------------------------------------------------------------------------
+
+# Unset: /metrics is 404. Set: scrapers send "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --------------------------------------------------------------------------
 # Logging
