@@ -375,6 +375,15 @@ if not DEBUG:
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --------------------------------------------------------------------------
+# Graceful shutdown (chatproject/shutdown.py; scripts/serve)
+# --------------------------------------------------------------------------
+
+# After SIGTERM: new turns get 503, live turns get this long to finish, then
+# they are recorded as interrupted. Keep it under scripts/serve's graceful
+# timeout and the orchestrator's stop grace period (docker-compose.yml).
+SHUTDOWN_GRACE_SECONDS = env.int("SHUTDOWN_GRACE_SECONDS", default=25, min_value=0)
+
+# --------------------------------------------------------------------------
 # Logging
 # --------------------------------------------------------------------------
 
