@@ -64,3 +64,26 @@ def test_readyz_answers_503_while_draining(client: Client, monkeypatch) -> None:
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "shutting_down"}
+
+
+@pytest.mark.live
+def test_sigterm_goes_through_the_drain_then_stops_the_server(server_factory, transactional_db):
+    import signal
+    import subprocess
+
+    from tests.conftest import PRODUCTION_ENV, collectstatic
+
+    collectstatic()
+    server = server_factory(
+        production_entrypoint=True, **PRODUCTION_ENV, DJANGO_SECURE_SSL_REDIRECT="0"
+    )
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        # uvicorn re-raises the signal once it has shut down (exit by SIGTERM).
+        assert server.process.wait(timeout=20) in (0, -signal.SIGTERM)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"server still running after SIGTERM:\n{server.log()}")
+    log = server.log()
+    # Our handler ran first, then handed the signal to uvicorn's.
+    assert "shutting down: draining 0 live turn(s)" in log
+    assert "Finished server process" in log
