@@ -41,4 +41,7 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3).status != 200)"]
+# SIGTERM starts the drain (chatproject/shutdown.py); give the container at
+# least SHUTDOWN_GRACE_SECONDS + 15 s to stop (docker-compose.yml: 45 s).
+STOPSIGNAL SIGTERM
 CMD ["scripts/serve"]

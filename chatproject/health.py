@@ -16,6 +16,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from chatproject import shutdown
+
 READY_TIMEOUT_SECONDS = 3.0
 
 
@@ -46,6 +48,9 @@ async def _check_redis(url: str) -> None:
 
 @require_GET
 async def readyz(request: HttpRequest) -> JsonResponse:
+    if shutdown.is_draining():
+        # Stop routing here; in-flight turns are finishing (chatproject/shutdown.py).
+        return JsonResponse({"status": "shutting_down"}, status=503)
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.module_loading import import_string
 
+from chatproject import metrics
 from chatproject.errors import not_found
 
 logger = logging.getLogger("chatproject.request")
@@ -87,6 +88,7 @@ class RequestContextMiddleware:
         if not response.has_header("Content-Security-Policy"):
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         user_id = _user_id(request)
+        metrics.http_request(method=request.method or "", status=response.status_code)
         logger.info(
             "%s %s %s %.1fms user=%s request_id=%s",
             request.method,

@@ -374,7 +374,24 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     # /healthz and /readyz are probed over plain HTTP inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --------------------------------------------------------------------------
+# Metrics: GET /metrics in Prometheus text format (chatproject/metrics.py)
+# https://prometheus.github.io/client_python/
+# --------------------------------------------------------------------------
+
+# Unset: /metrics is 404. Set: scrapers send "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --------------------------------------------------------------------------
+# Graceful shutdown (chatproject/shutdown.py; scripts/serve)
+# --------------------------------------------------------------------------
+
+# After SIGTERM: new turns get 503, live turns get this long to finish, then
+# they are recorded as interrupted. Keep it under scripts/serve's graceful
+# timeout and the orchestrator's stop grace period (docker-compose.yml).
+SHUTDOWN_GRACE_SECONDS = env.int("SHUTDOWN_GRACE_SECONDS", default=25, min_value=0)
 
 # --------------------------------------------------------------------------
 # Logging

@@ -180,3 +180,20 @@ def test_env_example_lists_every_variable_the_stack_passes():
         if name in {"PORT", "FORWARDED_ALLOW_IPS"}:
             continue
         assert name in example, name
+
+
+def test_the_stop_grace_period_covers_the_drain_and_the_servers_own_shutdown():
+    from django.conf import settings
+
+    from chatproject import shutdown
+
+    grace = re.search(r"^(\d+)s$", COMPOSE["services"]["web"]["stop_grace_period"])
+    assert grace, "stop_grace_period in seconds, e.g. 45s"
+    server_timeout = re.search(r"--timeout-graceful-shutdown (\d+)", SERVE)
+    assert server_timeout
+    assert "--lifespan on" in SERVE  # the drain is installed by the lifespan startup
+    assert "STOPSIGNAL SIGTERM" in DOCKERFILE
+    needed = (
+        settings.SHUTDOWN_GRACE_SECONDS + shutdown._RECORD_SECONDS + int(server_timeout.group(1))
+    )
+    assert int(grace.group(1)) >= needed
