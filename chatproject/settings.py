@@ -37,6 +37,21 @@ if SECRET_KEY is None:
     )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# --------------------------------------------------------------------------
+# The dev key stays on loopback
+# --------------------------------------------------------------------------
+# The dev key is in the repository, so anything it signs (JWTs, admin sessions,
+# the API-key pepper) can be forged by anyone who has read it. DEBUG may use it
+# only while the server answers nothing but loopback names.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+if SECRET_KEY == _DEV_SECRET_KEY and not set(ALLOWED_HOSTS) <= _LOOPBACK_HOSTS:
+    raise EnvError(
+        "DJANGO_SECRET_KEY",
+        "a key of its own when DJANGO_ALLOWED_HOSTS names more than localhost, "
+        "127.0.0.1 and [::1] (DJANGO_DEBUG=1 would sign tokens with the key "
+        "committed to the repository)",
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
