@@ -390,7 +390,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Control characters in messages (paths, anything a client sent) escaped.
+        "plain": {
+            "()": "chatproject.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "chatproject.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
@@ -401,6 +405,9 @@ LOGGING = {
         ),
     },
     "loggers": {
+        # Only our handler: Django's own (a DEBUG console handler) would print
+        # each django.* record a second time, unescaped.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Our one line per request replaces Django's and Daphne's access lines.
         "django.request": {"level": "ERROR"},
         "django.channels.server": {"level": "WARNING"},
