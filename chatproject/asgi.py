@@ -59,6 +59,7 @@ def _build_application() -> "ProtocolTypeRouter":
     from django.urls import get_resolver
 
     from chat.routing import websocket_urlpatterns
+    from chatproject.body_limit import BodyLimitApp
     from chatproject.static_files import StaticFilesApp
 
     # Import every view module now rather than on the first request, which
@@ -68,7 +69,7 @@ def _build_application() -> "ProtocolTypeRouter":
 
     return ProtocolTypeRouter(
         {
-            "http": StaticFilesApp(django_asgi_app),
+            "http": BodyLimitApp(StaticFilesApp(django_asgi_app)),
             # types-channels wants its private _ExtendedURLPattern in an invariant list;
             # path() returns URLPattern (python/typeshed#15080).
             "websocket": AllowedHostsOriginValidator(
