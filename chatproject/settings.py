@@ -200,6 +200,9 @@ FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # Static files and the SPA's assets ("/assets/...") are served by WhiteNoise's
 # index at the ASGI layer (chatproject/static_files.py), not by its middleware.
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+# No "Access-Control-Allow-Origin: *" (WhiteNoise's default): the SPA loads its
+# files from its own origin. A CDN on another origin needs its own CORS header.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
