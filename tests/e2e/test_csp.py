@@ -76,7 +76,7 @@ def test_the_spa_the_api_docs_and_the_admin_run_without_csp_violations(
     console = _watch(page)
     username = f"csp-{uuid.uuid4().hex[:8]}"
 
-    # --- the SPA: sign up, chat (a tool-free Markdown reply), open a second route.
+    # --- the SPA: sign up, chat (a Markdown reply) over SSE and a WebSocket, reload.
     page.goto(f"{url}/signup")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
@@ -95,6 +95,17 @@ def test_the_spa_the_api_docs_and_the_admin_run_without_csp_violations(
     )
     # The one expected violation: the image on another origin was not loaded.
     expect(reply.locator("img")).to_have_count(1)
+    # The WebSocket transport: connect-src 'self' covers ws:// on the same host.
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    page.get_by_label("Transport").select_option(label="WebSocket")
+    fake.push(text("Over a socket."))
+    page.get_by_role("textbox", name="Message").fill("And over a socket?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("article", name="Assistant message").nth(1)).to_have_text(
+        "Over a socket."
+    )
+    assert [socket_url.rsplit("/", 2)[-2:] for socket_url in sockets] == [["ws", "chat"]]
     spa_violations = _violations(page)
     assert spa_violations == [f"img-src {EXFILTRATION_URL}?q=secret"], spa_violations
     page.goto(f"{url}/index.html")
