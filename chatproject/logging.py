@@ -4,7 +4,8 @@
 characters in every record's message. Paths, and anything else a client
 sends, arrive percent-decoded: ``/x%0D%0A2026-01-01 ... INFO ...`` would
 otherwise write a second, forged line, and ``%1B[...`` would drive the
-terminal of whoever tails the log. A traceback keeps its newlines.
+terminal of whoever tails the log. A traceback keeps its newlines, with
+every line of it indented, so that no line of it can pass for a record.
 
 ``JsonFormatter`` (``LOG_FORMAT=json``) writes one object per line, for log
 shippers; JSON escapes control characters by itself.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 # C0 controls, DEL, C1 controls (U+0085 is a newline to some readers) and the
 # Unicode line and paragraph separators.
@@ -27,11 +29,22 @@ def escape_control_characters(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def _continuation(text: str) -> str:
+    """A traceback's lines, each escaped and indented: none can pass for a record."""
+    return "\n".join("  " + escape_control_characters(line) for line in text.split("\n"))
+
+
 class PlainFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
-        # Only the message: ``format()`` appends the traceback after this.
         record.message = escape_control_characters(record.message)
         return super().formatMessage(record)
+
+    # An exception's text can carry client input too (a message quoting it).
+    def formatException(self, ei: Any) -> str:
+        return _continuation(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _continuation(super().formatStack(stack_info))
 
 
 # Attributes every LogRecord has; anything else was passed through ``extra=``.

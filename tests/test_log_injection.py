@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 
 import pytest
 
@@ -57,19 +58,17 @@ def test_escaping_covers_c0_c1_del_and_unicode_line_separators():
     assert escape_control_characters("plain ascii / ünïcode ✓") == "plain ascii / ünïcode ✓"
 
 
-def test_the_plain_formatter_escapes_arguments_but_keeps_a_traceback_readable():
+def test_the_plain_formatter_escapes_arguments_and_indents_every_traceback_line():
     formatter = PlainFormatter("%(levelname)s %(message)s")
     try:
-        raise ValueError("boom")
+        raise ValueError("bad input /p\r\nINFO forged from an exception")
     except ValueError:
         record = logging.LogRecord(
-            "x", logging.ERROR, __file__, 1, "GET %s", ("/p\nINFO forged",), None
+            "x", logging.ERROR, __file__, 1, "GET %s", ("/p\nINFO forged",), sys.exc_info()
         )
-        import sys
-
-        record.exc_info = sys.exc_info()
     text = formatter.format(record)
     first, *rest = text.split("\n")
     assert first == "ERROR GET /p\\nINFO forged"
-    assert rest[0] == "Traceback (most recent call last):"
-    assert rest[-1] == "ValueError: boom"
+    assert rest[0] == "  Traceback (most recent call last):"
+    assert all(line.startswith("  ") for line in rest)
+    assert rest[-2:] == ["  ValueError: bad input /p\\r", "  INFO forged from an exception"]
