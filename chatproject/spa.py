@@ -21,16 +21,17 @@ from django.views.decorators.http import require_safe
 # The shell's own policy, stricter than the one Django's pages get
 # (chatproject.middleware): the built app has no inline script or style at all
 # (React sets styles through the DOM, which CSP does not govern), so neither is
-# allowed. Images are the app's own or data: URIs -- never another origin, so a
-# Markdown image in a model's reply cannot leak the conversation to a server.
+# allowed. Images and fonts are the app's own files (the build inlines no
+# data: URL): never another origin, so a Markdown image in a model's reply
+# cannot leak the conversation to a server.
 # tests/e2e/test_csp.py loads the app, chats, and finds no other violation.
 SPA_CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
+        "img-src 'self'",
+        "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
