@@ -24,9 +24,11 @@ try:
 
     # Set up Django (settings, apps) before importing anything that uses models.
     django.setup(set_prefix=False)
+    from chatproject.body_limit import BodyLimitApp
     from chatproject.handlers import ASGIHandler
 
-    django_asgi_app = ASGIHandler()
+    # A body over the limit is refused before Django's handler stores it.
+    django_asgi_app = BodyLimitApp(ASGIHandler())
 except EnvError as error:
     print(f"configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None
@@ -59,7 +61,6 @@ def _build_application() -> "ProtocolTypeRouter":
     from django.urls import get_resolver
 
     from chat.routing import websocket_urlpatterns
-    from chatproject.body_limit import BodyLimitApp
     from chatproject.static_files import StaticFilesApp
 
     # Import every view module now rather than on the first request, which
@@ -69,7 +70,7 @@ def _build_application() -> "ProtocolTypeRouter":
 
     return ProtocolTypeRouter(
         {
-            "http": BodyLimitApp(StaticFilesApp(django_asgi_app)),
+            "http": StaticFilesApp(django_asgi_app),
             # types-channels wants its private _ExtendedURLPattern in an invariant list;
             # path() returns URLPattern (python/typeshed#15080).
             "websocket": AllowedHostsOriginValidator(

@@ -5,8 +5,9 @@ temporary file (memory, then disk) before any middleware or view runs, and
 Daphne (Twisted) has stored the whole body before it calls the application at
 all. So the limit is enforced where the bytes arrive:
 
-- ``BodyLimitApp`` wraps the HTTP application (``chatproject.asgi``) under
-  every ASGI server (uvicorn in production, ``scripts/serve``): 413
+- ``BodyLimitApp`` wraps Django's ASGI handler (``chatproject.asgi``; static
+  files are answered before it, and never read a body) under every ASGI
+  server (uvicorn in production, ``scripts/serve``): 413
   ``request_too_large`` at once when ``Content-Length`` declares more than the
   limit, or as soon as the bytes received pass it (a chunked body); 400
   ``bad_content_length`` when ``Content-Length`` is not one non-negative
