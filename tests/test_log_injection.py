@@ -18,17 +18,18 @@ from chatproject.logging import PlainFormatter, escape_control_characters
 FORGED = "2026-01-01 00:00:00,000 INFO chatproject.request GET /admin/ 200 1.0ms user=1"
 
 
-def _raw_get(url: str, target: str, *, user_agent: str = "test") -> bytes:
+def _raw_request(url: str, head: str, body: bytes = b"") -> bytes:
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(
-            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {user_agent}\r\n"
-            "Connection: close\r\n\r\n".encode("latin-1")
-        )
+        sock.sendall(head.encode("latin-1") + b"Connection: close\r\n\r\n" + body)
         response = b""
         while chunk := sock.recv(65536):
             response += chunk
     return response
+
+
+def _raw_get(url: str, target: str) -> bytes:
+    return _raw_request(url, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n")
 
 
 @pytest.mark.live
@@ -72,3 +73,27 @@ def test_the_plain_formatter_escapes_arguments_and_indents_every_traceback_line(
     assert rest[0] == "  Traceback (most recent call last):"
     assert all(line.startswith("  ") for line in rest)
     assert rest[-2:] == ["  ValueError: bad input /p\\r", "  INFO forged from an exception"]
+
+
+@pytest.mark.live
+def test_a_header_that_reaches_the_audit_log_cannot_drive_the_terminal(
+    server_factory, transactional_db
+):
+    # Behind one proxy the failed-login line names the X-Forwarded-For address,
+    # whatever the client put there (here: no proxy, so the client itself).
+    server = server_factory(LOG_FORMAT="plain", DJANGO_NUM_PROXIES="1")
+    body = b'{"username": "nobody", "password": "wrong-password"}'
+    response = _raw_request(
+        server.url,
+        "POST /api/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "X-Forwarded-For: 10.0.0.1\x1b]2;owned\x07\x1b[2J\r\n",
+        body,
+    )
+    assert response.startswith(b"HTTP/1.1 401")
+    server.stop()
+    log = server.log()
+    line = next(line for line in log.splitlines() if "login failed" in line)
+    assert "ip=10.0.0.1\\x1b]2;owned\\x07\\x1b[2J" in line
+    assert "\x1b" not in log and "\x07" not in log
