@@ -24,9 +24,11 @@ try:
 
     # Set up Django (settings, apps) before importing anything that uses models.
     django.setup(set_prefix=False)
+    from chatproject.body_limit import BodyLimitApp
     from chatproject.handlers import ASGIHandler
 
-    django_asgi_app = ASGIHandler()
+    # A body over the limit is refused before Django's handler stores it.
+    django_asgi_app = BodyLimitApp(ASGIHandler())
 except EnvError as error:
     print(f"configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None

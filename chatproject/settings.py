@@ -37,6 +37,21 @@ if SECRET_KEY is None:
     )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# --------------------------------------------------------------------------
+# The dev key stays on loopback
+# --------------------------------------------------------------------------
+# The dev key is in the repository, so anything it signs (JWTs, admin sessions,
+# the API-key pepper) can be forged by anyone who has read it. DEBUG may use it
+# only while the server answers nothing but loopback names.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+if SECRET_KEY == _DEV_SECRET_KEY and not set(ALLOWED_HOSTS) <= _LOOPBACK_HOSTS:
+    raise EnvError(
+        "DJANGO_SECRET_KEY",
+        "a key of its own when DJANGO_ALLOWED_HOSTS names more than localhost, "
+        "127.0.0.1 and [::1] (DJANGO_DEBUG=1 would sign tokens with the key "
+        "committed to the repository)",
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -178,6 +193,9 @@ FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # Static files and the SPA's assets ("/assets/...") are served by WhiteNoise's
 # index at the ASGI layer (chatproject/static_files.py), not by its middleware.
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+# No "Access-Control-Allow-Origin: *" (WhiteNoise's default): the SPA loads its
+# files from its own origin. A CDN on another origin needs its own CORS header.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -402,7 +420,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Control characters in messages (paths, anything a client sent) escaped.
+        "plain": {
+            "()": "chatproject.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "chatproject.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
@@ -413,6 +435,9 @@ LOGGING = {
         ),
     },
     "loggers": {
+        # Only our handler: Django's own (a DEBUG console handler) would print
+        # each django.* record a second time, unescaped.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Our one line per request replaces Django's and Daphne's access lines.
         "django.request": {"level": "ERROR"},
         "django.channels.server": {"level": "WARNING"},

@@ -5,7 +5,10 @@ WhiteNoise does the hard parts (the file index, compressed variants, ETags,
 under ASGI one sync middleware turns every request, API and SSE included, into
 a hop through a worker thread. So we keep WhiteNoise's index and responders and
 answer matching GET/HEAD requests here, before Django; everything else goes on
-to Django untouched.
+to Django untouched. HTML always goes on to Django (see ``__call__``); every
+file answered here carries ``X-Content-Type-Options: nosniff`` and no CORS
+header (``WHITENOISE_ALLOW_ALL_ORIGINS`` is off: the app loads its files from
+its own origin).
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ class _Files(WhiteNoiseMiddleware):
         # WhiteNoise's own test (hashed names from the manifest storage).
         return url.startswith("/assets/") or super().immutable_file_test(path, url)
 
+    def add_mime_headers(self, headers: Any, path: str, url: str) -> None:
+        super().add_mime_headers(headers, path, url)
+        # Computed once per file when it is indexed, not per request.
+        headers["X-Content-Type-Options"] = "nosniff"
+
+    def serves_html(self, url: str) -> bool:
+        return self.media_types.get_type(url).startswith("text/html")
+
 
 class StaticFilesApp:
     """ASGI wrapper: serve a known static file, else call the wrapped app."""
@@ -48,7 +59,14 @@ class StaticFilesApp:
         return self.whitenoise.files.get(path)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        # HTML (the SPA shell's /index.html, a page in a static package) goes
+        # to Django, whose middleware gives it the security headers
+        # (CSP, frame-ancestors, HSTS, ...) that a file response here lacks.
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not self.whitenoise.serves_html(scope["path"])
+        ):
             if self.whitenoise.autorefresh:
                 # Development only: finders touch the disk.
                 static_file = await asyncio.to_thread(self._find, scope["path"])

@@ -86,6 +86,10 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DJANGO_DEBUG": "1", "REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"DJANGO_DEBUG": "1", "JWT_ACCESS_SECONDS": "5m"}, "JWT_ACCESS_SECONDS"),
         ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY"),
+        # DEBUG would sign tokens with the dev key committed to the repository.
+        ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "chat.example.com"}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "localhost,*"}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "10.0.0.5"}, "DJANGO_SECRET_KEY"),
     ],
 )
 def test_bad_configuration_stops_startup_with_one_line(env, variable):
@@ -95,6 +99,39 @@ def test_bad_configuration_stops_startup_with_one_line(env, variable):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"configuration error: {variable}: expected ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]"},
+        {"DJANGO_DEBUG": "1"},  # the default hosts are loopback
+        {
+            "DJANGO_DEBUG": "1",
+            "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+            "DJANGO_SECRET_KEY": "a-key-of-its-own-" + "x" * 40,
+        },
+    ],
+)
+def test_debug_starts_with_the_dev_key_on_loopback_or_with_a_key_of_its_own(env):
+    result = _manage("check", **env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_debug_off_loopback_without_a_key_stops_the_asgi_server_too():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", "import chatproject.asgi"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "chat.example.com"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: DJANGO_SECRET_KEY: expected ")
 
 
 def test_asgi_import_with_bad_configuration_exits_with_one_line():
