@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "chat",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -342,6 +343,25 @@ CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_valu
 RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_value=1)
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
+
+# --------------------------------------------------------------------------
+# Usage: quotas, limits and the ledger (usage/, docs/customising.md "Limits")
+# Defaults for everyone; an admin overrides the first three per group and per
+# user ("Usage limits"). Counted per user across processes when REDIS_URL is set.
+# --------------------------------------------------------------------------
+
+# Live turns of one user at once (SSE, background runs and WebSocket together).
+CHAT_CONCURRENT_TURNS = env.int("CHAT_CONCURRENT_TURNS", default=3, min_value=1)
+# Turns one user may start in any 60 seconds.
+CHAT_TURNS_PER_MINUTE = env.int("CHAT_TURNS_PER_MINUTE", default=20, min_value=1)
+# Input + output tokens per user per UTC day; 0 = unlimited.
+CHAT_DAILY_TOKENS = env.int("CHAT_DAILY_TOKENS", default=1_000_000, min_value=0)
+# Estimated tokens of earlier turns sent upstream with a message; 0 = the whole history.
+CHAT_HISTORY_MAX_TOKENS = env.int("CHAT_HISTORY_MAX_TOKENS", default=16_000, min_value=0)
+# Output cap passed to the model on every call; 0 = send none (the server's default).
+CHAT_MAX_OUTPUT_TOKENS = env.int("CHAT_MAX_OUTPUT_TOKENS", default=4096, min_value=0)
+# A live turn's slot lapses this long after its last renewal (a worker that died).
+CHAT_TURN_LEASE_SECONDS = env.int("CHAT_TURN_LEASE_SECONDS", default=60, min_value=1)
 
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
