@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 # Strong references to releases that outlive a cancelled caller.
 _background: set[asyncio.Task[Any]] = set()
+# When the last renewal reached the store (tests replace the clock).
+_monotonic = time.monotonic
 
 
 def _retry_after_midnight(now: Any) -> str:
@@ -73,7 +75,7 @@ class TurnSlot:
     conversation_id: uuid.UUID | str | None
     slot_id: str
     limits: selectors.Limits
-    _renewed_at: float = field(default_factory=time.monotonic)
+    _renewed_at: float = field(default_factory=lambda: _monotonic())
     _done: asyncio.Future[UsageRecord | None] | None = None
 
     @property
@@ -84,7 +86,7 @@ class TurnSlot:
         """Keep the slot while the turn is live. Cheap to call on every event batch
         and ping: it reaches the store at most every third of the lease."""
         lease = settings.CHAT_TURN_LEASE_SECONDS
-        now = time.monotonic()
+        now = _monotonic()
         if self._done is not None or now - self._renewed_at < lease / 3:
             return
         self._renewed_at = now
