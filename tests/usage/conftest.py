@@ -16,7 +16,7 @@ from usage.models import UsageRecord
 def _clear_redis() -> None:
     import redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(str(settings.REDIS_URL))
     try:
         keys = list(client.scan_iter(match=f"{slots.KEY_PREFIX}:*", count=500))
         if keys:
