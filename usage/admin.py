@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
@@ -21,7 +22,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from usage import selectors
+from usage import selectors, services
 from usage.models import KeyLimit, UsageLimits, UsageRecord
 
 # --------------------------------------------------------------------------
@@ -239,9 +240,40 @@ class KeyLimitInline(admin.StackedInline):
         return _totals(selectors.totals(now=timezone.now(), api_key_id=limit.api_key_id))
 
 
+def _daily_tokens_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        label="Daily tokens",
+        help_text=KeyLimit._meta.get_field("daily_tokens").help_text,
+    )
+
+
 class ApiKeyUsageMixin:
-    """For the API-key admin: the key's own daily limit (also on the add page) and
-    its totals."""
+    """For the API-key admin: the key's own daily limit, as a field of the add form
+    and an inline (with the key's totals) on its page."""
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
-        return [*super().get_inlines(request, obj), KeyLimitInline]  # type: ignore[misc]
+        inlines = list(super().get_inlines(request, obj))  # type: ignore[misc]
+        return [*inlines, KeyLimitInline] if obj is not None else inlines
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))  # type: ignore[misc]
+        if obj is None:
+            fieldsets.append(("Usage", {"fields": ("daily_tokens",)}))
+        return fieldsets
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            base = kwargs.get("form") or forms.ModelForm
+            kwargs["form"] = type(base.__name__, (base,), {"daily_tokens": _daily_tokens_field()})
+        return super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        daily_tokens = form.cleaned_data.get("daily_tokens")
+        if not change and daily_tokens is not None:
+            services.key_limit_set(api_key_id=form.instance.pk, daily_tokens=daily_tokens)

@@ -121,17 +121,15 @@ def test_the_group_page_edits_the_groups_limits(admin_client):
 
 
 def test_a_key_gets_its_own_limit_on_the_admin_add_page_and_shows_totals(admin_client, owner):
+    form = admin_client.get(reverse("admin:accounts_apikey_add"))
+    assert 'name="daily_tokens"' in form.content.decode()
     response = admin_client.post(
         reverse("admin:accounts_apikey_add"),
         {
             "user": owner.pk,
             "name": "from admin",
             "scopes": ["chat"],
-            "usage_limit-TOTAL_FORMS": "1",
-            "usage_limit-INITIAL_FORMS": "0",
-            "usage_limit-MIN_NUM_FORMS": "0",
-            "usage_limit-MAX_NUM_FORMS": "1",
-            "usage_limit-0-daily_tokens": "777",
+            "daily_tokens": "777",
         },
     )
     assert response.status_code == 200  # the page that shows the plaintext once
@@ -142,6 +140,34 @@ def test_a_key_gets_its_own_limit_on_the_admin_add_page_and_shows_totals(admin_c
     spend(owner, 1000)  # the browser's: not this key's
     page = admin_client.get(reverse("admin:accounts_apikey_change", args=[key.pk]))
     assert "42 tokens today, 42 this month (UTC)" in page.content.decode()
+
+
+def test_a_negative_key_limit_on_the_add_page_creates_no_key(admin_client, owner):
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_add"),
+        {"user": owner.pk, "name": "k", "scopes": ["chat"], "daily_tokens": "-1"},
+    )
+    assert response.status_code == 200
+    assert "daily_tokens" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.exists()
+
+
+def test_the_key_page_edits_its_limit(admin_client, owner):
+    key, _ = api_key_create(user=owner, name="k", daily_tokens=5)
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_change", args=[key.pk]),
+        {
+            "name": "k",
+            "usage_limit-TOTAL_FORMS": "1",
+            "usage_limit-INITIAL_FORMS": "1",
+            "usage_limit-MIN_NUM_FORMS": "0",
+            "usage_limit-MAX_NUM_FORMS": "1",
+            "usage_limit-0-api_key": str(key.pk),
+            "usage_limit-0-daily_tokens": "900",
+        },
+    )
+    assert response.status_code == 302
+    assert KeyLimit.objects.get(api_key=key).daily_tokens == 900
 
 
 def test_the_ledger_list_filters_by_user_key_model_and_date(admin_client, owner, second_user):
