@@ -137,12 +137,82 @@ class AdmissionFacts:
     key_used_today: int
 
 
+# The admission queries as SQL, per database vendor (see ``admission_facts``).
+_ADMISSION_SQL: dict[str, dict[str, str]] = {}
+
+
+def _admission_sql(connection: Any) -> dict[str, str]:
+    sql = _ADMISSION_SQL.get(connection.vendor)
+    if sql is not None:
+        return sql
+    from django.contrib.auth import get_user_model
+
+    quote = connection.ops.quote_name
+
+    def table(model: Any) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    memberships = get_user_model().groups.through
+    limits_fields = ", ".join(column(UsageLimits, name) for name in _FIELDS)
+    total = f"COALESCE(SUM({column(UsageRecord, 'input_tokens')} + {column(UsageRecord, 'output_tokens')}), 0)"
+    since = f"{column(UsageRecord, 'created_at')} >= %s"
+    # Identifiers from the models, quoted by the backend; every value is a parameter.
+    sql = {
+        "limits": (
+            f"SELECT {column(UsageLimits, 'user')} IS NOT NULL, {limits_fields} "  # noqa: S608
+            f"FROM {table(UsageLimits)} WHERE {column(UsageLimits, 'user')} = %s "
+            f"OR {column(UsageLimits, 'group')} IN (SELECT {column(memberships, 'group')} "
+            f"FROM {table(memberships)} WHERE {column(memberships, 'user')} = %s)"
+        ),
+        "user_total": (
+            f"SELECT {total} FROM {table(UsageRecord)} "  # noqa: S608
+            f"WHERE {column(UsageRecord, 'user')} = %s AND {since}"
+        ),
+        "key_limit": (
+            f"SELECT {column(KeyLimit, 'daily_tokens')} FROM {table(KeyLimit)} "  # noqa: S608
+            f"WHERE {column(KeyLimit, 'api_key')} = %s"
+        ),
+        "key_total": (
+            f"SELECT {total} FROM {table(UsageRecord)} "  # noqa: S608
+            f"WHERE {column(UsageRecord, 'api_key')} = %s AND {since}"
+        ),
+    }
+    _ADMISSION_SQL[connection.vendor] = sql
+    return sql
+
+
 def admission_facts(*, user_id: int, api_key_id: int | None, now: datetime) -> AdmissionFacts:
-    limits = limits_effective(user_id=user_id)
-    since = day_start(now)
-    used = tokens_since(since=since, user_id=user_id) if limits.daily_tokens else 0
-    key_limit = key_daily_limit(api_key_id=api_key_id) if api_key_id is not None else None
-    key_used = tokens_since(since=since, api_key_id=api_key_id) if key_limit else 0
+    """The limits and today's sums, as ``limits_effective``, ``tokens_since`` and
+    ``key_daily_limit`` compute them, in plain SQL.
+
+    Every turn pays this before its first token, and the ORM spends ~0.2 ms of CPU
+    building each of these small queries, against ~0.02 ms for the database to
+    answer it (SQLite, 2-core machine): the statements are built once per
+    database vendor instead. The tests check both paths agree.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql = _admission_sql(connection)
+    since = connection.ops.adapt_datetimefield_value(day_start(now))
+    with connection.cursor() as cursor:
+        cursor.execute(sql["limits"], [user_id, user_id])
+        limits = _resolve([(bool(row[0]), *row[1:]) for row in cursor.fetchall()])
+        used = key_used = 0
+        key_limit = None
+        if limits.daily_tokens:
+            cursor.execute(sql["user_total"], [user_id, since])
+            used = int(cursor.fetchone()[0])
+        if api_key_id is not None:
+            cursor.execute(sql["key_limit"], [api_key_id])
+            row = cursor.fetchone()
+            key_limit = (row[0] or None) if row is not None else None
+            if key_limit:
+                cursor.execute(sql["key_total"], [api_key_id, since])
+                key_used = int(cursor.fetchone()[0])
     return AdmissionFacts(limits, used, key_limit, key_used)
 
 

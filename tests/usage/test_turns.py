@@ -299,3 +299,37 @@ def test_totals_count_today_and_this_month_in_utc(owner, second_user):
     spend(owner, 40, at=datetime(2026, 2, 28, 23, 59, tzinfo=UTC))  # last month
     spend(second_user, 80, at=now)
     assert selectors.totals(now=now, user_id=owner.pk) == selectors.Totals(10, 30)
+
+
+def test_the_admission_sql_agrees_with_the_orm_selectors(owner, second_user, settings):
+    settings.CHAT_DAILY_TOKENS = 1000
+    small, big = Group.objects.create(name="small"), Group.objects.create(name="big")
+    owner.groups.add(small, big)
+    second_user.groups.add(big)
+    UsageLimits.objects.create(group=small, concurrent_turns=2, turns_per_minute=5)
+    UsageLimits.objects.create(group=big, concurrent_turns=4)
+    UsageLimits.objects.create(user=owner, daily_tokens=700)
+    UsageLimits.objects.create(user=second_user, concurrent_turns=1)
+    key, _ = api_key_create(user=owner, name="ci", daily_tokens=300)
+    spend(owner, 120, api_key=key)
+    spend(owner, 30)
+    spend(owner, 999, at=yesterday())
+    spend(owner, 999, api_key=key, at=yesterday())
+    spend(second_user, 55)
+    now = datetime.now(UTC)
+
+    for user, api_key_id in ((owner, key.pk), (owner, None), (second_user, None)):
+        facts = selectors.admission_facts(user_id=user.pk, api_key_id=api_key_id, now=now)
+        limits = selectors.limits_effective(user_id=user.pk)
+        assert facts.limits == limits
+        assert facts.used_today == selectors.tokens_since(
+            since=selectors.day_start(now), user_id=user.pk
+        )
+    facts = selectors.admission_facts(user_id=owner.pk, api_key_id=key.pk, now=now)
+    assert (facts.used_today, facts.key_limit, facts.key_used_today) == (150, 300, 120)
+    assert facts.limits == selectors.Limits(
+        4,
+        5,
+        700,
+        (("concurrent_turns", "group"), ("turns_per_minute", "group"), ("daily_tokens", "user")),
+    )
