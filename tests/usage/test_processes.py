@@ -79,24 +79,27 @@ def test_twenty_starts_in_each_of_two_processes_never_exceed_the_cap(owner, tmp_
 async def test_a_dead_processs_slot_lapses_with_its_lease(
     owner, tmp_path, settings, close_db_connections
 ):
-    settings.CHAT_CONCURRENT_TURNS = 1
+    settings.CHAT_CONCURRENT_TURNS = 2
     settings.CHAT_TURN_LEASE_SECONDS = 5
     go = tmp_path / "go"
     go.touch()
-    holder = worker(owner.pk, 1, go, "hold", CHAT_CONCURRENT_TURNS="1", CHAT_TURN_LEASE_SECONDS="5")
+    holder = worker(owner.pk, 1, go, "hold", CHAT_CONCURRENT_TURNS="2", CHAT_TURN_LEASE_SECONDS="5")
     try:
         wait_ready(holder)
         assert outcome(holder)["admitted"] == 1
     finally:
         holder.kill()
         holder.wait(timeout=10)
-
+    # A live turn of the same user keeps renewing (so the user's keys never expire
+    # as a whole): only the dead holder's own lease can free its slot.
+    live = await turn_admit(user=owner)
     with pytest.raises(ApiError) as info:
         await turn_admit(user=owner)
     assert info.value.code == "concurrent_turns_exceeded"
 
     deadline = time.monotonic() + 30  # the lease is 5 s; generous for a loaded machine
     while True:
+        await live.renew()
         try:
             slot = await turn_admit(user=owner)
             break
@@ -105,3 +108,4 @@ async def test_a_dead_processs_slot_lapses_with_its_lease(
             assert time.monotonic() < deadline, "the dead holder's slot never lapsed"
             await asyncio.sleep(0.2)
     assert isinstance(slot, TurnSlot)
+    assert not live.released
