@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, Q, Sum
 
+from usage import slots
 from usage.models import KeyLimit, UsageLimits, UsageRecord
 
 USER, GROUP, DEFAULT = "user", "group", "default"
@@ -218,8 +219,6 @@ def admission_facts(*, user_id: int, api_key_id: int | None, now: datetime) -> A
 
 def usage_summary(*, user_id: int, api_key_id: int | None, now: datetime) -> dict[str, Any]:
     """``GET /api/usage``: the caller's own numbers (only ever the caller's)."""
-    from usage import slots
-
     limits = limits_effective(user_id=user_id)
     since = day_start(now)
     active, last_minute = slots.store().snapshot(user_id)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ _monotonic = time.monotonic
 
 def _retry_after_midnight(now: Any) -> str:
     seconds = (selectors.next_midnight(now) - now).total_seconds()
-    return str(max(1, int(-(-seconds // 1))))
+    return str(max(1, math.ceil(seconds)))
 
 
 def _pk(value: Any) -> Any:
@@ -100,12 +101,20 @@ class TurnSlot:
             logger.warning("turn slot %s had lapsed before its renewal", self.slot_id)
 
     async def release(
-        self, *, model: str, input_tokens: int, output_tokens: int
+        self,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        conversation_id: uuid.UUID | str | None = None,
     ) -> UsageRecord | None:
         """End the turn: write its ledger row and free the slot. Only the first call
         does anything (later ones return the same row); the work is shielded from
         the caller's cancellation. A failed write is logged, never raised: the reply
-        is over either way."""
+        is over either way. ``conversation_id``: the turn's conversation, when it was
+        not known at admission (a new chat's id is drawn after the checks)."""
+        if conversation_id is not None:
+            self.conversation_id = conversation_id
         if self._done is None:
             task = asyncio.ensure_future(
                 self._release(model=model, input_tokens=input_tokens, output_tokens=output_tokens)

@@ -58,6 +58,15 @@ async def test_a_turn_writes_one_ledger_row_at_release_and_frees_its_slot(owner)
     assert slots.store().snapshot(owner.pk) == (0, 1)  # free, still counted as started
 
 
+async def test_a_new_chats_conversation_can_be_named_at_release(owner):
+    slot = await turn_admit(user=owner)
+    conversation = await Conversation.objects.acreate(owner=owner, title="new")
+    await slot.release(
+        model="gpt-fake", input_tokens=1, output_tokens=2, conversation_id=conversation.id
+    )
+    assert await sync_to_async(rows)() == [(owner.pk, None, conversation.id, "gpt-fake", 1, 2)]
+
+
 async def test_a_release_for_a_conversation_that_was_never_saved_keeps_the_tokens(owner):
     slot = await turn_admit(user=owner, conversation_id=uuid.uuid4())
     await slot.release(model="gpt-fake", input_tokens=5, output_tokens=7)
