@@ -24,7 +24,7 @@ The first two are one atomic step of the slot store (``usage.slots``), so
 parallel starts never exceed the caps; a turn refused by 3 or 4 gives its slot
 back and does not count as started. Token quotas are checked against the
 ledger as it stands when the turn starts: turns already running finish, which
-bounds the overshoot (docs/customising.md, "Limits").
+bounds the overshoot (docs/customising.md, "Limits and quotas").
 
 Cost per admitted turn: one job on ``chatproject.db``'s threads (the limits
 and today's sums, indexed) and one store operation (a Lua script call on
