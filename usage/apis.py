@@ -15,33 +15,33 @@ from accounts.models import Scope
 from usage import selectors
 
 
-class _Tokens(serializers.Serializer):
+class UsageTokens(serializers.Serializer):
     used = serializers.IntegerField(help_text="Input + output tokens today (UTC).")
     limit = serializers.IntegerField(allow_null=True, help_text="Null: unlimited.")
     resets_at = serializers.DateTimeField(help_text="The next midnight UTC.")
 
 
-class _Turns(serializers.Serializer):
+class UsageTurns(serializers.Serializer):
     last_minute = serializers.IntegerField(help_text="Turns started in the last 60 seconds.")
     per_minute_limit = serializers.IntegerField()
 
 
-class _Concurrent(serializers.Serializer):
+class UsageConcurrentTurns(serializers.Serializer):
     active = serializers.IntegerField(help_text="Replies being generated now.")
     limit = serializers.IntegerField()
 
 
-class _Key(serializers.Serializer):
+class UsageKey(serializers.Serializer):
     id = serializers.IntegerField()
     used = serializers.IntegerField(help_text="This key's tokens today (UTC).")
     limit = serializers.IntegerField(allow_null=True, help_text="Null: no limit of its own.")
 
 
 class UsageOutput(serializers.Serializer):
-    tokens = _Tokens()
-    turns = _Turns()
-    concurrent_turns = _Concurrent()
-    key = _Key(required=False, help_text="Only when the request uses an API key.")
+    tokens = UsageTokens()
+    turns = UsageTurns()
+    concurrent_turns = UsageConcurrentTurns()
+    key = UsageKey(required=False, help_text="Only when the request uses an API key.")
 
 
 class UsageApi(APIView):

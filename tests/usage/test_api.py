@@ -120,3 +120,16 @@ def test_a_bad_daily_limit_is_400_and_creates_no_key(client, owner, value):
     assert response.status_code == 400
     assert "daily_tokens" in response.json()["errors"]
     assert not ApiKey.objects.exists()
+
+
+def test_the_usage_endpoint_is_in_the_openapi_schema(client):
+    schema = client.get("/api/schema", headers={"Accept": "application/json"}).json()
+    operation = schema["paths"]["/api/usage"]["get"]
+    assert {"bearerAuth": []} in operation["security"] and {"apiKeyAuth": []} in operation[
+        "security"
+    ]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/UsageOutput"}
+    output = schema["components"]["schemas"]["UsageOutput"]
+    assert sorted(output["required"]) == ["concurrent_turns", "tokens", "turns"]
+    assert schema["components"]["schemas"]["UsageTokens"]["properties"]["limit"]["nullable"] is True
