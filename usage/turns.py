@@ -4,7 +4,7 @@
 
     slot = await turn_admit(user=user, api_key=key, conversation_id=cid)  # may raise 429
     try:
-        ...                       # stream; call `await slot.renew()` on every batch/ping
+        ...                       # stream (the slot renews its lease by itself)
     finally:
         await slot.release(model=name, input_tokens=i, output_tokens=o)  # once, idempotent
 
@@ -27,9 +27,10 @@ ledger as it stands when the turn starts: turns already running finish, which
 bounds the overshoot (docs/customising.md, "Limits and quotas").
 
 Cost per admitted turn: one job on ``chatproject.db``'s threads (the limits
-and today's sums, indexed) and one store operation (a Lua script call on
-Redis, a dictionary update without it); ``release`` is one more of each, at
-the end of the turn.
+and today's sums, in SQL built once) and one store operation (a Lua script
+call on Redis, a dictionary update without it); while it is live, one store
+operation every third of ``CHAT_TURN_LEASE_SECONDS``; ``release`` is one job
+and one store operation more, at the end of the turn.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ logger = logging.getLogger(__name__)
 
 # Strong references to releases that outlive a cancelled caller.
 _background: set[asyncio.Task[Any]] = set()
-# When the last renewal reached the store (tests replace the clock).
+# The slots' renewal tasks (``cancel_renewals``).
+_renewals: set[asyncio.Task[None]] = set()
+# The renewals' clock and timer (tests replace them).
 _monotonic = time.monotonic
+_sleep = asyncio.sleep
 
 
 def _retry_after_midnight(now: Any) -> str:
@@ -78,19 +82,46 @@ class TurnSlot:
     limits: selectors.Limits
     _renewed_at: float = field(default_factory=lambda: _monotonic())
     _done: asyncio.Future[UsageRecord | None] | None = None
+    _renewal: asyncio.Task[None] | None = None
 
     @property
     def released(self) -> bool:
         return self._done is not None
 
-    async def renew(self) -> None:
-        """Keep the slot while the turn is live. Cheap to call on every event batch
-        and ping: it reaches the store at most every third of the lease."""
+    def _start_renewing(self) -> None:
+        self._renewal = asyncio.ensure_future(self._renew_until_released())
+        _renewals.add(self._renewal)
+        self._renewal.add_done_callback(_renewals.discard)
+
+    async def _renew_until_released(self) -> None:
+        """The slot renews itself every third of the lease, on the loop that admitted
+        it, so a turn that is silent for a while (a slow model, a background run with
+        no reader) keeps it. It gives up after ``CHAT_RUN_STALE_SECONDS``, the age at
+        which a conversation's run lock counts as abandoned too: a turn that is never
+        released (a bug) holds its slot that long, not forever. A process that dies
+        takes this task with it, and the lease lapses."""
         lease = settings.CHAT_TURN_LEASE_SECONDS
-        now = _monotonic()
-        if self._done is not None or now - self._renewed_at < lease / 3:
+        give_up = _monotonic() + settings.CHAT_RUN_STALE_SECONDS
+        while True:
+            await _sleep(lease / 3)
+            if self._done is not None or _monotonic() >= give_up:
+                return
+            await self._renew_now(lease)
+
+    def _stop_renewing(self) -> None:
+        if self._renewal is not None and not self._renewal.done():
+            self._renewal.cancel()
+
+    async def renew(self) -> None:
+        """Renew the lease now (at most every third of it). The slot already renews
+        itself while the turn is live; calling this on event batches is harmless."""
+        lease = settings.CHAT_TURN_LEASE_SECONDS
+        if self._done is not None or _monotonic() - self._renewed_at < lease / 3:
             return
-        self._renewed_at = now
+        await self._renew_now(lease)
+
+    async def _renew_now(self, lease: int) -> None:
+        self._renewed_at = _monotonic()
         try:
             kept = await slots.store().renew(self.user_id, self.slot_id, lease=lease)
         except Exception as error:
@@ -122,6 +153,7 @@ class TurnSlot:
             _background.add(task)
             task.add_done_callback(_background.discard)
             self._done = task
+            self._stop_renewing()
         return await asyncio.shield(self._done)
 
     async def _release(
@@ -155,6 +187,7 @@ class TurnSlot:
         done: asyncio.Future[UsageRecord | None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         self._done = done
+        self._stop_renewing()
         try:
             await slots.store().forget(self.user_id, self.slot_id)
         except Exception:
@@ -220,4 +253,14 @@ async def turn_admit(
     if refusal is not None:
         await slot.abandon()
         raise refusal
+    slot._start_renewing()
     return slot
+
+
+def cancel_renewals() -> None:
+    """Stop every slot's renewal task on this loop (tests; a process shutting down).
+    The slots are not released: their leases lapse."""
+    loop = asyncio.get_running_loop()
+    for task in list(_renewals):
+        if task.get_loop() is loop:
+            task.cancel()

@@ -39,6 +39,15 @@ def fresh_slots() -> Iterator[None]:
         _clear_redis()
 
 
+@pytest.fixture(autouse=True)
+async def _stop_renewals():
+    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
+    yield
+    from usage.turns import cancel_renewals
+
+    cancel_renewals()
+
+
 class FakeClock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start

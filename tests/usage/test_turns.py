@@ -199,6 +199,47 @@ async def test_renewing_keeps_a_long_turn_live(owner, settings, local_store, clo
     assert (await refused(user=owner)).code == "concurrent_turns_exceeded"
 
 
+async def test_a_live_slot_renews_itself_until_released_or_stale(
+    owner, settings, local_store, clock, monkeypatch
+):
+    settings.CHAT_CONCURRENT_TURNS = 1
+    settings.CHAT_TURN_LEASE_SECONDS = 30
+    settings.CHAT_RUN_STALE_SECONDS = 100
+
+    async def sleep(seconds):
+        clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(turns, "_monotonic", clock)
+    monkeypatch.setattr(turns, "_sleep", sleep)
+    slot = await turn_admit(user=owner)
+    for _ in range(6):  # each pass: 10 s later, renewed
+        await asyncio.sleep(0)
+    assert clock.now - 1000 >= 60  # two leases later, nobody called renew()
+    assert local_store.snapshot(owner.pk)[0] == 1
+    assert (await refused(user=owner)).code == "concurrent_turns_exceeded"
+
+    for _ in range(10):  # past CHAT_RUN_STALE_SECONDS: it stops renewing
+        await asyncio.sleep(0)
+    assert slot._renewal is not None and slot._renewal.done()
+    clock.advance(30)
+    assert local_store.snapshot(owner.pk)[0] == 0
+    assert isinstance(await turn_admit(user=owner), turns.TurnSlot)
+
+
+async def test_release_stops_the_renewals(owner, settings, monkeypatch):
+    slot = await turn_admit(user=owner)
+    renewal = slot._renewal
+    assert renewal is not None and not renewal.done()
+    await slot.release(model="m", input_tokens=0, output_tokens=0)
+    await asyncio.sleep(0)
+    assert renewal.cancelled()
+    abandoned = await turn_admit(user=owner)
+    await abandoned.abandon()
+    await asyncio.sleep(0)
+    assert abandoned._renewal is not None and abandoned._renewal.cancelled()
+
+
 async def test_renewal_reaches_the_store_at_most_every_third_of_the_lease(
     owner, settings, clock, monkeypatch
 ):
