@@ -344,8 +344,11 @@ RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_valu
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
 
+# Request bodies: 1 MB is plenty for a chat message.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
+
 # --------------------------------------------------------------------------
-# Usage: quotas, limits and the ledger (usage/, docs/customising.md "Limits")
+# Usage: quotas, limits and the ledger (usage/, docs/customising.md "Limits and quotas")
 # Defaults for everyone; an admin overrides the first three per group and per
 # user ("Usage limits"). Counted per user across processes when REDIS_URL is set.
 # --------------------------------------------------------------------------
@@ -362,9 +365,6 @@ CHAT_HISTORY_MAX_TOKENS = env.int("CHAT_HISTORY_MAX_TOKENS", default=16_000, min
 CHAT_MAX_OUTPUT_TOKENS = env.int("CHAT_MAX_OUTPUT_TOKENS", default=4096, min_value=0)
 # A live turn's slot lapses this long after its last renewal (a worker that died).
 CHAT_TURN_LEASE_SECONDS = env.int("CHAT_TURN_LEASE_SECONDS", default=60, min_value=1)
-
-# Request bodies: 1 MB is plenty for a chat message.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
 
 # --------------------------------------------------------------------------
 # Security headers (more are switched on when not DEBUG)
