@@ -29,6 +29,7 @@ COPY manage.py ./
 COPY chatproject/ chatproject/
 COPY accounts/ accounts/
 COPY chat/ chat/
+COPY usage/ usage/
 COPY scripts/ scripts/
 COPY --from=frontend /src/frontend/dist frontend/dist
 

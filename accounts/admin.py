@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
+from usage.admin import ApiKeyUsageMixin, UserUsageMixin
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -44,7 +45,7 @@ class PasswordChangeForm(AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(UserUsageMixin, DjangoUserAdmin):
     inlines = [ApiKeyInline]
     change_password_form = PasswordChangeForm
     actions = ["revoke_all_sessions"]
@@ -103,7 +104,7 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ApiKeyUsageMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "user",

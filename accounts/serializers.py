@@ -33,6 +33,15 @@ class StrictDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, nothing else: DRF's IntegerField would take ``"5"``, ``5.0`` or ``true``."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RegisterInput(serializers.Serializer):
     username = StrictCharField(max_length=150)
     password = StrictCharField(max_length=4096, trim_whitespace=False)
@@ -66,6 +75,10 @@ class ApiKeyCreateInput(serializers.Serializer):
         allow_empty=False,
         max_length=len(Scope.choices),
         default=[Scope.CHAT],
+    )
+    # The key's own daily token limit (usage.KeyLimit); null or 0: none of its own.
+    daily_tokens = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2**63 - 1, default=None
     )
 
 

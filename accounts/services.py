@@ -35,6 +35,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import apikeys, throttles, tokens
 from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
 from chatproject.errors import ApiError
+from usage import services as usage_services
 
 audit = logging.getLogger("accounts.audit")
 
@@ -278,8 +279,10 @@ def api_key_create(
     name: str,
     scopes: Iterable[str] = (Scope.CHAT,),
     expires_at: datetime | None = None,
+    daily_tokens: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns it and its plaintext, which is never stored or shown again."""
+    """Create a key; returns it and its plaintext, which is never stored or shown again.
+    ``daily_tokens``: the key's own daily token limit (``usage.KeyLimit``), if any."""
     scopes = sorted({str(scope) for scope in scopes})
     unknown = [scope for scope in scopes if scope not in Scope.values]
     if unknown or not scopes:
@@ -302,6 +305,8 @@ def api_key_create(
                     scopes=scopes,
                     expires_at=expires_at,
                 )
+                if daily_tokens is not None:
+                    usage_services.key_limit_set(api_key_id=key.pk, daily_tokens=daily_tokens)
             break
         except IntegrityError:  # prefix collision (48 bits): draw again
             continue

@@ -147,15 +147,18 @@ def _build_agent(
     # ``tools_generation`` is too: a tool registered again (tests) means a new agent.
     set_tracing_disabled(not tracing)
     model: Model
+    # Every model call's output cap (Chat Completions max_tokens, Responses
+    # max_output_tokens); 0 leaves it to the server.
+    max_tokens = settings.CHAT_MAX_OUTPUT_TOKENS or None
     if config.offline_demo:
         model = DemoModel()
         model_settings = ModelSettings()
     elif config.api == "chat_completions":
         model = OpenAIChatCompletionsModel(model=config.name, openai_client=_client(config))
-        model_settings = ModelSettings(include_usage=True)
+        model_settings = ModelSettings(include_usage=True, max_tokens=max_tokens)
     else:
         model = OpenAIResponsesModel(model=config.name, openai_client=_client(config))
-        model_settings = ModelSettings()
+        model_settings = ModelSettings(max_tokens=max_tokens)
     return Agent(
         name=identity.name,
         instructions=identity.instructions,

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "chat",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -373,6 +374,25 @@ WS_MAX_FRAMES_PER_MINUTE = env.int("WS_MAX_FRAMES_PER_MINUTE", default=120, min_
 
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
+
+# --------------------------------------------------------------------------
+# Usage: quotas, limits and the ledger (usage/, docs/customising.md "Limits and quotas")
+# Defaults for everyone; an admin overrides the first three per group and per
+# user ("Usage limits"). Counted per user across processes when REDIS_URL is set.
+# --------------------------------------------------------------------------
+
+# Live turns of one user at once (SSE, background runs and WebSocket together).
+CHAT_CONCURRENT_TURNS = env.int("CHAT_CONCURRENT_TURNS", default=3, min_value=1)
+# Turns one user may start in any 60 seconds.
+CHAT_TURNS_PER_MINUTE = env.int("CHAT_TURNS_PER_MINUTE", default=20, min_value=1)
+# Input + output tokens per user per UTC day; 0 = unlimited.
+CHAT_DAILY_TOKENS = env.int("CHAT_DAILY_TOKENS", default=1_000_000, min_value=0)
+# Estimated tokens of earlier turns sent upstream with a message; 0 = the whole history.
+CHAT_HISTORY_MAX_TOKENS = env.int("CHAT_HISTORY_MAX_TOKENS", default=16_000, min_value=0)
+# Output cap passed to the model on every call; 0 = send none (the server's default).
+CHAT_MAX_OUTPUT_TOKENS = env.int("CHAT_MAX_OUTPUT_TOKENS", default=4096, min_value=0)
+# A live turn's slot lapses this long after its last renewal (a worker that died).
+CHAT_TURN_LEASE_SECONDS = env.int("CHAT_TURN_LEASE_SECONDS", default=60, min_value=1)
 
 # --------------------------------------------------------------------------
 # Security headers (more are switched on when not DEBUG)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("usage.urls")),
     # Client-side routes of the SPA; never API, admin or static paths.
     re_path(r"^(?!api(?:/|$)|admin(?:/|$)|static/|assets/|ws(?:/|$))(?P<route>.*)$", spa.spa),
 ]
