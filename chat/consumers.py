@@ -159,7 +159,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def _start(self, data: dict[str, Any], principal: Principal) -> None:
-        turn = await turn_begin(user=principal.user, data=chat_input(data))
+        turn = await turn_begin(
+            user=principal.user, data=chat_input(data), api_key=principal.api_key
+        )
         run = await runs.run_start(user=principal.user, turn=turn)
         self._follow(run.run_id, 0)
 

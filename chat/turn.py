@@ -42,7 +42,7 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from agents import Runner
+from agents import RunConfig, Runner
 from django.conf import settings
 
 from chat import events, services
@@ -52,6 +52,8 @@ from chat.inputs import ChatInput
 from chat.models import Turn
 from chat.services import TurnStart
 from chat.session import DjangoSession
+from usage.history import session_input
+from usage.turns import TurnSlot, turn_admit
 
 logger = logging.getLogger(__name__)
 
@@ -117,23 +119,31 @@ class _Cancel:
 _CANCEL = _Cancel()
 
 
-async def turn_begin(*, user: Any, data: ChatInput) -> ChatTurn:
-    """Claim (or create) the conversation and return the turn, not yet streaming.
+async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> ChatTurn:
+    """Admit the turn (usage limits), claim (or create) the conversation and return
+    the turn, not yet streaming.
 
-    Raises ``ApiError`` (404, 409 ...) before anything is streamed."""
-    start = await services.turn_start(
-        user=user,
-        message=data.message,
-        conversation_id=data.conversation_id,
-        replace_last_turn=data.replace_last_turn,
-    )
-    return ChatTurn(start, data.message)
+    Raises ``ApiError`` (429, 404, 409 ...) before anything is streamed."""
+    slot = await turn_admit(user=user, api_key=api_key, conversation_id=data.conversation_id)
+    try:
+        start = await services.turn_start(
+            user=user,
+            message=data.message,
+            conversation_id=data.conversation_id,
+            replace_last_turn=data.replace_last_turn,
+        )
+    except BaseException:
+        await slot.abandon()
+        raise
+    return ChatTurn(start, data.message, slot=slot)
 
 
 class ChatTurn:
-    def __init__(self, start: TurnStart, message: str) -> None:
+    def __init__(self, start: TurnStart, message: str, *, slot: TurnSlot) -> None:
         self.start = start
         self.message = message
+        # The usage slot: released, with the ledger row, by the recording path.
+        self.slot = slot
         self.state = TurnState.STARTING
         self.error: StreamError | None = None
         self.session = DjangoSession(start.conversation_id, stored=list(start.history))
@@ -193,6 +203,13 @@ class ChatTurn:
         except Exception:
             logger.exception("could not record chat turn %s", self.start.run_id)
             return False
+        finally:
+            await self.slot.release(
+                model=self.model_name,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                conversation_id=self.start.conversation_id,
+            )
         return True
 
     # -- ending from outside -----------------------------------------------------
@@ -318,7 +335,12 @@ class ChatTurn:
             agent, config = await get_agent()
             self.model_name = config.name
             self._result = Runner.run_streamed(
-                agent, self.message, session=self.session, max_turns=settings.CHAT_MAX_TURNS
+                agent,
+                self.message,
+                session=self.session,
+                max_turns=settings.CHAT_MAX_TURNS,
+                # The history sent upstream is trimmed to CHAT_HISTORY_MAX_TOKENS.
+                run_config=RunConfig(session_input_callback=session_input),
             )
             translate = self.translator.translate
             async for event in self._result.stream_events():

@@ -86,7 +86,9 @@ def async_api(
 
 
 async def _begin(principal: Principal, body: bytes) -> ChatTurn:
-    return await turn_begin(user=principal.user, data=chat_input(json_object(body)))
+    return await turn_begin(
+        user=principal.user, data=chat_input(json_object(body)), api_key=principal.api_key
+    )
 
 
 @async_api("POST")

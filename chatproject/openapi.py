@@ -302,7 +302,14 @@ ERROR_DESCRIPTIONS = {
 COOKIE_PATHS = {"/api/auth/token/refresh", "/api/auth/logout"}
 # Deleting a conversation while a reply is being written is refused.
 CONFLICTS = {("/api/conversations/{conversation_id}", "delete")}
-THROTTLED_PATHS = {"/api/auth/token", "/api/auth/register", "/api/auth/token/refresh"}
+# The chat paths answer 429 for usage limits (usage.turns.turn_admit).
+THROTTLED_PATHS = {
+    "/api/auth/token",
+    "/api/auth/register",
+    "/api/auth/token/refresh",
+    "/api/chat",
+    "/api/runs",
+}
 
 
 def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:

@@ -120,6 +120,11 @@ def start_server(
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_LOGIN_FAILURES_IP": "1000/min",
+        # The same for the usage limits: a server outlives many tests, and on
+        # SQLite user ids restart with every test's flush. Tests of the limits
+        # pass their own.
+        "CHAT_TURNS_PER_MINUTE": "10000",
+        "CHAT_CONCURRENT_TURNS": "1000",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra_env or {})
@@ -275,3 +280,43 @@ def bearer(user) -> dict[str, str]:
     from rest_framework_simplejwt.tokens import AccessToken
 
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
+
+
+# Usage slots (usage.slots): every test starts with no live turns and no recent starts.
+def _clear_redis() -> None:
+    import redis
+
+    from usage import slots
+
+    client = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        keys = list(client.scan_iter(match=f"{slots.KEY_PREFIX}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_slots() -> Iterator[None]:
+    """Each test starts with no live turns and no recent starts, on either store.
+    User ids restart with every test database, so Redis keys of an earlier run
+    (they live up to a minute) would otherwise count against this one's users."""
+    from usage import slots
+
+    if settings.REDIS_URL:
+        _clear_redis()
+    slots.reset_store()
+    yield
+    slots.reset_store()
+    if settings.REDIS_URL:
+        _clear_redis()
+
+
+@pytest.fixture(autouse=True)
+async def _stop_renewals():
+    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
+    yield
+    from usage.turns import cancel_renewals
+
+    cancel_renewals()

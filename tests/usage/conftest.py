@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from usage import slots
 from usage.models import UsageRecord
-
-
-def _clear_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(str(settings.REDIS_URL))
-    try:
-        keys = list(client.scan_iter(match=f"{slots.KEY_PREFIX}:*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_slots() -> Iterator[None]:
-    """Each test starts with no live turns and no recent starts, on either store.
-    User ids restart with every test database, so Redis keys of an earlier run
-    (they live up to a minute) would otherwise count against this one's users."""
-    if settings.REDIS_URL:
-        _clear_redis()
-    slots.reset_store()
-    yield
-    slots.reset_store()
-    if settings.REDIS_URL:
-        _clear_redis()
-
-
-@pytest.fixture(autouse=True)
-async def _stop_renewals():
-    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
-    yield
-    from usage.turns import cancel_renewals
-
-    cancel_renewals()
 
 
 class FakeClock:
