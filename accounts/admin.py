@@ -255,13 +255,15 @@ class TokenFamilyAdmin(admin.ModelAdmin):
         "id",
         "user",
         "created_at",
-        "last_rotated_at",
+        "last_used_at",
+        "ip",
         "rotations",
+        "expires_at",
         "revoked_at",
         "revoke_reason",
     )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "revoke_reason")
-    search_fields = ("user__username", "id")
+    search_fields = ("user__username", "id", "ip")
     list_select_related = ("user",)
     readonly_fields = [field.name for field in TokenFamily._meta.fields]
     actions = ["revoke"]
