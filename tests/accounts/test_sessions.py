@@ -214,3 +214,15 @@ def test_logout_all_is_still_bearer_only_and_ends_the_caller_too(owner):
     access = login(Client(), "owner").json()["access"]
     assert post_json(Client(), "/api/auth/logout-all", **bearer_of(access)).status_code == 204
     assert Client().get("/api/auth/me", headers=bearer_of(access)).status_code == 401
+
+
+def test_ending_the_current_session_logs_this_browser_out(owner):
+    client = Client()
+    access = login(client, "owner").json()["access"]
+    current = TokenFamily.objects.get(user=owner)
+
+    response = client.delete(f"/api/auth/sessions/{current.pk}", headers=bearer_of(access))
+
+    assert response.status_code == 204
+    assert client.get("/api/auth/me", headers=bearer_of(access)).json()["code"] == "token_revoked"
+    assert refresh(client).status_code == 401
