@@ -9,6 +9,7 @@ site cannot drive them; a failed check is 403 ``csrf_failed`` and changes nothin
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.authentication import ANY_SCOPE, drf_user
+from accounts.authentication import ANY_SCOPE, drf_principal, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
     ApiKeyCreatedOutput,
@@ -32,8 +33,12 @@ from accounts.serializers import (
     ApiKeyOutput,
     ApiKeyPageOutput,
     LoginInput,
+    LogoutAllInput,
+    PasswordChangeInput,
     RegisteredUserOutput,
     RegisterInput,
+    SessionListOutput,
+    SessionOutput,
     UserOutput,
 )
 from accounts.throttles import RefreshThrottle, RegisterThrottle
@@ -99,7 +104,7 @@ def _set_refresh_cookie(response: Response, issued: services.IssuedTokens) -> No
     response.set_cookie(
         settings.REFRESH_COOKIE_NAME,
         issued.refresh,
-        max_age=int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()),
+        max_age=issued.refresh_max_age,
         path=settings.REFRESH_COOKIE_PATH,
         secure=settings.REFRESH_COOKIE_SECURE,
         httponly=True,
@@ -160,6 +165,8 @@ class TokenObtainApi(APIView):
             password=data["password"],
             ip=client_ip(request),
             request=request._request,
+            user_agent=request.headers.get("User-Agent", ""),
+            previous_refresh=request.COOKIES.get(settings.REFRESH_COOKIE_NAME),
         )
         return _token_response(issued, with_user=True)
 
@@ -200,14 +207,18 @@ class LogoutApi(APIView):
 
 
 class LogoutAllApi(APIView):
-    """Bearer only (API keys are refused: no ``required_scope``)."""
+    """Bearer only (API keys are refused: no ``required_scope``). Ends every session,
+    this one included; ``revoke_api_keys`` also revokes every API key."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=_NO_CONTENT)
+    @extend_schema(request=LogoutAllInput, responses=_NO_CONTENT)
     def post(self, request: Request) -> Response:
         _require_object_body(request)
-        services.user_sessions_revoke(user=drf_user(request))
+        data = _validated(LogoutAllInput, request)
+        services.user_sessions_revoke(
+            user=drf_user(request), revoke_api_keys=data["revoke_api_keys"]
+        )
         response = Response(status=status.HTTP_204_NO_CONTENT)
         _clear_refresh_cookie(response)
         return response
@@ -238,7 +249,9 @@ class ApiKeyListCreateApi(APIView):
     @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyCreatedOutput})
     def post(self, request: Request) -> Response:
         data = _validated(ApiKeyCreateInput, request)
-        key, plaintext = services.api_key_create(user=drf_user(request), **data)
+        key, plaintext = services.user_api_key_create(
+            user=drf_user(request), ip=client_ip(request), **data
+        )
         body = {**ApiKeyOutput(key).data, "key": plaintext}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -250,4 +263,59 @@ class ApiKeyRevokeApi(APIView):
     def delete(self, request: Request, key_id: int) -> Response:
         key = selectors.api_key_get(user=drf_user(request), key_id=key_id)
         services.api_key_revoke(api_key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionListApi(APIView):
+    """Bearer only: the caller's live sessions (token families), newest first."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SessionListOutput)
+    def get(self, request: Request) -> Response:
+        current = drf_principal(request).session_id
+        sessions = selectors.session_list(user=drf_user(request))
+        rows = [
+            {
+                "id": family.pk,
+                "created_at": family.created_at,
+                "last_used_at": family.last_used_at,
+                "user_agent": family.user_agent,
+                "ip": family.ip,
+                "current": family.pk == current,
+            }
+            for family in sessions
+        ]
+        return Response({"results": SessionOutput(rows, many=True).data})
+
+
+class SessionRevokeApi(APIView):
+    """Bearer only: end one of the caller's sessions; its refresh cookie and access
+    tokens are refused from then on. Anyone else's session id is 404."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=_NO_CONTENT)
+    def delete(self, request: Request, session_id: uuid.UUID) -> Response:
+        services.session_revoke(user=drf_user(request), session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    """Bearer only. Every other session ends; this one keeps its access token and
+    refresh cookie."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=PasswordChangeInput, responses=_NO_CONTENT)
+    def post(self, request: Request) -> Response:
+        data = _validated(PasswordChangeInput, request)
+        services.user_password_change_checked(
+            user=drf_user(request),
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            revoke_api_keys=data["revoke_api_keys"],
+            ip=client_ip(request),
+            current_session=drf_principal(request).session_id,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

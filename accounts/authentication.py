@@ -6,12 +6,23 @@
 - Channels WebSocket scopes: ``await authenticate_scope(scope)``.
 
 All three read the same credentials and apply the same rules, with the same
-error codes: ``not_authenticated``, ``token_not_valid``, ``api_key_invalid``,
-``user_inactive`` (401), ``ambiguous_credentials`` (400, a Bearer token and an
-API key on one request), ``insufficient_scope`` (403).
+error codes: ``not_authenticated``, ``token_not_valid``, ``token_revoked``,
+``api_key_invalid``, ``user_inactive`` (401), ``ambiguous_credentials`` (400, a
+Bearer token and an API key on one request), ``insufficient_scope`` (403).
 
-Cost per request: a JWT is verified on the CPU and costs one query (the user
-row, for ``is_active``); an API key costs one query (key joined with its user)
+Revocation is immediate: an access token carries its session (token family) id
+in the ``fam`` claim, and the one query that reads the user reads the session
+with it (session joined with its user). A session that has ended (logout,
+logout-all, reuse detection, password change, deactivation, the sessions page)
+or whose password fingerprint no longer matches (a password set by any path)
+gives 401 ``token_revoked`` from the next request on, in every process. Every
+entry point, and a WebSocket that re-authenticates before each turn, goes
+through these functions. An access token without ``fam`` is never issued by the
+login endpoints (only ``AccessToken.for_user`` in scripts and tests makes one):
+it is checked against the user alone.
+
+Cost per request: a JWT is verified on the CPU and costs one query (its session
+joined with the user); an API key costs one query (key joined with its user)
 plus, at most once a minute per key, an ``UPDATE`` of ``last_used_at``. The
 async paths run these on ``chatproject.db``'s threads, whose connections stay
 open: a query, not a connection, per request.
@@ -26,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +52,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from accounts import apikeys, tokens
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, TokenFamily, User, password_fingerprint
 from chatproject import db
 from chatproject.errors import WWW_AUTHENTICATE, ApiError
 
@@ -62,6 +74,8 @@ class Principal:
     scopes: frozenset[str] | None
     # When the access token expires (JWT only): a WebSocket closes then.
     token_expires_at: datetime | None = None
+    # The session (token family) the access token belongs to (JWT only).
+    session_id: uuid.UUID | None = None
 
     def has_scope(self, scope: str) -> bool:
         return self.scopes is None or scope == ANY_SCOPE or scope in self.scopes
@@ -75,6 +89,10 @@ class _Credentials:
 
 def not_authenticated() -> ApiError:
     return ApiError(401, "not_authenticated", "Authentication credentials were not provided.")
+
+
+def token_revoked() -> ApiError:
+    return ApiError(401, "token_revoked", "This session has ended; log in again.")
 
 
 def user_inactive() -> ApiError:
@@ -113,13 +131,49 @@ def _read_credentials(authorization: str | None, api_key: str | None) -> _Creden
 # --------------------------------------------------------------------------
 
 
-def _jwt_principal(user: User | None, payload: dict[str, Any]) -> Principal:
+def _session_id_of(payload: dict[str, Any]) -> uuid.UUID | None:
+    """The access token's session id; None for a token minted without one."""
+    if "fam" not in payload:
+        return None
+    try:
+        return uuid.UUID(str(payload["fam"]))
+    except ValueError:
+        raise tokens.token_invalid() from None
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What the per-request query returns about a token's session."""
+
+    revoked: bool
+    password_fingerprint: str
+    password_hash: str
+
+    def check(self) -> None:
+        if self.revoked or not hmac.compare_digest(
+            self.password_fingerprint, password_fingerprint(self.password_hash)
+        ):
+            raise token_revoked()
+
+
+def _jwt_principal(
+    user: User | None, payload: dict[str, Any], session: _Session | None = None
+) -> Principal:
     if user is None:
         raise tokens.token_invalid("User not found.")
+    session_id = _session_id_of(payload)
+    if session_id is not None:
+        if session is None:
+            raise tokens.token_invalid("Unknown session.")
+        session.check()  # before is_active: deactivation ends the sessions too
     if not user.is_active:
         raise user_inactive()
     return Principal(
-        user=user, api_key=None, scopes=None, token_expires_at=tokens.expiry_of(payload)
+        user=user,
+        api_key=None,
+        scopes=None,
+        token_expires_at=tokens.expiry_of(payload),
+        session_id=session_id,
     )
 
 
@@ -156,6 +210,31 @@ def _user(user_id: int) -> User | None:
     return User.objects.filter(pk=user_id).first()
 
 
+def _session_user(user_id: int, session_id: uuid.UUID) -> tuple[User | None, _Session | None]:
+    """The token's session and its user's whole row, in one query (a join), for
+    DRF and async views alike (a deferred field read from async code would fail)."""
+    family = (
+        TokenFamily.objects.select_related("user").filter(pk=session_id, user_id=user_id).first()
+    )
+    if family is None:
+        return None, None
+    session = _Session(
+        revoked=family.revoked_at is not None,
+        password_fingerprint=family.password_fingerprint,
+        password_hash=family.user.password,
+    )
+    return family.user, session
+
+
+def _jwt_authenticate(payload: dict[str, Any]) -> Principal:
+    """Sync: the JWT rules with their one query."""
+    user_id, session_id = tokens.user_id_of(payload), _session_id_of(payload)
+    if session_id is None:
+        return _jwt_principal(_user(user_id), payload)
+    user, session = _session_user(user_id, session_id)
+    return _jwt_principal(user, payload, session)
+
+
 def _user_for_request(user_id: int) -> User | None:
     """The token's user for an async view: the whole row, as ``_user`` (a deferred
     field read from async code would fail)."""
@@ -174,8 +253,7 @@ def authenticate_credentials(credentials: _Credentials) -> Principal:
     """Sync path (DRF views, which run in a thread)."""
     now = timezone.now()
     if credentials.kind == "jwt":
-        payload = tokens.decode(credentials.value, kind="access")
-        return _jwt_principal(_user(tokens.user_id_of(payload)), payload)
+        return _jwt_authenticate(tokens.decode(credentials.value, kind="access"))
     principal = _key_principal(_key(apikeys.prefix_of(credentials.value)), credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
@@ -199,8 +277,12 @@ async def aauthenticate_credentials(credentials: _Credentials) -> Principal:
     now = timezone.now()
     if credentials.kind == "jwt":
         payload = tokens.decode(credentials.value, kind="access")
-        user = await db.run(_user_for_request, tokens.user_id_of(payload))
-        return _jwt_principal(user, payload)
+        user_id, session_id = tokens.user_id_of(payload), _session_id_of(payload)
+        if session_id is None:
+            user = await db.run(_user_for_request, user_id)
+            return _jwt_principal(user, payload)
+        user, session = await db.run(_session_user, user_id, session_id)
+        return _jwt_principal(user, payload, session)
     key = await db.run(_key, apikeys.prefix_of(credentials.value))
     principal = _key_principal(key, credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
@@ -308,8 +390,14 @@ def drf_principal(request: Request) -> Principal:
     user = drf_user(request)
     if isinstance(request.auth, ApiKey):
         return Principal(user=user, api_key=request.auth, scopes=frozenset(request.auth.scopes))
-    expires = tokens.expiry_of(request.auth) if isinstance(request.auth, dict) else None
-    return Principal(user=user, api_key=None, scopes=None, token_expires_at=expires)
+    payload = request.auth if isinstance(request.auth, dict) else None
+    return Principal(
+        user=user,
+        api_key=None,
+        scopes=None,
+        token_expires_at=tokens.expiry_of(payload) if payload else None,
+        session_id=_session_id_of(payload) if payload else None,
+    )
 
 
 class JWTAuthentication(BaseAuthentication):
@@ -321,7 +409,7 @@ class JWTAuthentication(BaseAuthentication):
             return None
         try:
             payload = tokens.decode(credentials.value, kind="access")
-            principal = _jwt_principal(_user(tokens.user_id_of(payload)), payload)
+            principal = _jwt_authenticate(payload)
         except ApiError as error:
             raise _AuthError(error) from None
         return principal.user, payload

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class User(AbstractUser):
@@ -19,6 +20,13 @@ class User(AbstractUser):
         db_table = "accounts_user"
 
 
+def password_fingerprint(password_hash: str) -> str:
+    """A keyed digest of a user's password hash: it changes with the password."""
+    return salted_hmac(
+        "accounts.TokenFamily.password", password_hash, algorithm="sha256"
+    ).hexdigest()
+
+
 class RevokeReason(models.TextChoices):
     LOGOUT = "logout", "logout"
     LOGOUT_ALL = "logout_all", "logout everywhere"
@@ -26,6 +34,9 @@ class RevokeReason(models.TextChoices):
     PASSWORD_CHANGE = "password_change", "password changed"
     DEACTIVATED = "deactivated", "user deactivated"
     ADMIN = "admin", "revoked by an administrator"
+    USER = "user", "ended by the user (sessions page)"
+    LOGIN = "login", "replaced by a new login in the same browser"
+    EXPIRED = "expired", "past JWT_SESSION_MAX_DAYS"
 
 
 class TokenFamily(models.Model):
@@ -39,6 +50,12 @@ class TokenFamily(models.Model):
 
     ``password_fingerprint`` pins the family to the password it was started with,
     so a password change made by any path (admin, shell, ``changepassword``) ends it.
+
+    Access tokens carry the family id (claim ``fam``), and the authenticator reads
+    this row (joined with its user) on every request: ending a family refuses its
+    access tokens at once, not when they expire. ``expires_at`` is the current
+    refresh token's expiry (never later than ``JWT_SESSION_MAX_DAYS`` after
+    ``created_at``); ``ip`` and ``last_used_at`` are updated at login and refresh.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -52,6 +69,11 @@ class TokenFamily(models.Model):
     rotations = models.PositiveIntegerField(default=0)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    # As the throttles see it (a proxy header can hold anything): text, not inet.
+    ip = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = "session (token family)"

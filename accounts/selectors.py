@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import ApiKey, TokenFamily, User
 from chatproject.errors import ApiError
@@ -23,3 +27,18 @@ def api_key_get(*, user: User, key_id: int) -> ApiKey:
 
 def token_family_active_list(*, user: User) -> QuerySet[TokenFamily]:
     return TokenFamily.objects.filter(user=user, revoked_at__isnull=True)
+
+
+def session_list(*, user: User) -> QuerySet[TokenFamily]:
+    """The user's live sessions, newest first: not ended, refresh token unexpired,
+    within ``JWT_SESSION_MAX_DAYS`` of the login."""
+    now = timezone.now()
+    return (
+        TokenFamily.objects.filter(
+            user=user,
+            revoked_at__isnull=True,
+            created_at__gt=now - timedelta(days=settings.JWT_SESSION_MAX_DAYS),
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-pk")
+    )

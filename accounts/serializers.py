@@ -26,6 +26,15 @@ class StrictEmailField(serializers.EmailField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false``, nothing else (DRF's would take ``"yes"`` and ``1``)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class StrictDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value: Any) -> datetime:
         if not isinstance(value, str):
@@ -68,6 +77,15 @@ class RegisteredUserOutput(serializers.Serializer):
 
 class ApiKeyCreateInput(serializers.Serializer):
     name = StrictCharField(max_length=100)
+    # Optional here so that a missing one is 400 ``password_required``, not ``required``.
+    password = StrictCharField(
+        max_length=4096,
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The current password (required): a key outlives every session.",
+    )
     expires_at = StrictDateTimeField(required=False, allow_null=True, default=None)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=Scope.choices),
@@ -103,3 +121,33 @@ class ApiKeyPageOutput(serializers.Serializer):
     results = ApiKeyOutput(many=True)
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
+
+
+_REVOKE_KEYS_HELP = "Also revoke every API key (after a suspected leak). Default false."
+
+
+class LogoutAllInput(serializers.Serializer):
+    revoke_api_keys = StrictBooleanField(required=False, default=False, help_text=_REVOKE_KEYS_HELP)
+
+
+class PasswordChangeInput(serializers.Serializer):
+    current_password = StrictCharField(
+        max_length=4096, trim_whitespace=False, required=False, allow_blank=True, default=""
+    )
+    new_password = StrictCharField(max_length=4096, trim_whitespace=False)
+    revoke_api_keys = StrictBooleanField(required=False, default=False, help_text=_REVOKE_KEYS_HELP)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(
+        allow_null=True, help_text="The last login or refresh of this session."
+    )
+    user_agent = serializers.CharField(help_text="The browser's User-Agent at login.")
+    ip = serializers.CharField(help_text="The client IP of the last login or refresh.")
+    current = serializers.BooleanField(help_text="The session of the token making this request.")
+
+
+class SessionListOutput(serializers.Serializer):
+    results = SessionOutput(many=True)

@@ -292,16 +292,18 @@ ERROR_DESCRIPTIONS = {
     "400": "Malformed JSON, invalid input (`errors` per field), or a Bearer token and an "
     "API key together (`ambiguous_credentials`).",
     "401": "Missing, invalid or expired credentials; `WWW-Authenticate: Bearer` is set.",
-    "403": "Not allowed: an API key without the needed scope (`insufficient_scope`), or a "
-    "cookie request failing the origin check (`csrf_failed`).",
+    "403": "Not allowed: an API key without the needed scope (`insufficient_scope`), a "
+    "cookie request failing the origin check (`csrf_failed`), or a wrong current "
+    "password (`invalid_credentials`).",
     "404": "Not found, or not yours.",
-    "409": "A reply is being generated in this conversation (`run_in_progress`).",
+    "409": "A reply is being generated in this conversation (`run_in_progress`), or the "
+    "user already has `API_KEY_MAX_PER_USER` live API keys (`api_key_limit`).",
     "413": "Request body over 1 MB.",
     "429": "Throttled; `Retry-After` says when to try again.",
 }
 COOKIE_PATHS = {"/api/auth/token/refresh", "/api/auth/logout"}
 # Deleting a conversation while a reply is being written is refused.
-CONFLICTS = {("/api/conversations/{conversation_id}", "delete")}
+CONFLICTS = {("/api/conversations/{conversation_id}", "delete"), ("/api/keys", "post")}
 # The chat paths answer 429 for usage limits (usage.turns.turn_admit).
 THROTTLED_PATHS = {
     "/api/auth/token",
@@ -310,6 +312,8 @@ THROTTLED_PATHS = {
     "/api/chat",
     "/api/runs",
 }
+# Operations that check the current password, counted by the login limits.
+THROTTLED_OPERATIONS = {("/api/keys", "post"), ("/api/auth/password", "post")}
 
 
 def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
@@ -329,7 +333,7 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
         statuses.append("409")
     if method in ("post", "put", "patch"):
         statuses.append("413")
-    if path in THROTTLED_PATHS:
+    if path in THROTTLED_PATHS or (path, method) in THROTTLED_OPERATIONS:
         statuses.append("429")
     return statuses
 

@@ -219,11 +219,16 @@ REST_FRAMEWORK: dict[str, Any] = {
         "accounts.authentication.JWTAuthentication",
         "accounts.authentication.ApiKeyAuthentication",
     ],
-    # Auth limits (accounts/throttles.py). Failed logins count per username and per
-    # IP; successful logins do not count.
+    # Auth limits (accounts/throttles.py). A login attempt is counted before the
+    # password is checked; a successful one is taken back off.
     "DEFAULT_THROTTLE_RATES": {
-        "login_failures_username": env.rate("THROTTLE_LOGIN_FAILURES_USERNAME", default="5/min"),
+        # Per (username, IP), then per IP, then a higher per-username ceiling, so a
+        # guesser elsewhere cannot lock the real user out (docs/security.md).
+        "login_failures_username_ip": env.rate(
+            "THROTTLE_LOGIN_FAILURES_USERNAME_IP", default="5/min"
+        ),
         "login_failures_ip": env.rate("THROTTLE_LOGIN_FAILURES_IP", default="20/min"),
+        "login_failures_username": env.rate("THROTTLE_LOGIN_FAILURES_USERNAME", default="30/min"),
         "refresh": env.rate("THROTTLE_REFRESH", default="60/min"),
         "register": env.rate("THROTTLE_REGISTER", default="10/min"),
     },
@@ -311,6 +316,23 @@ API_KEY_PEPPER = (
 API_KEY_LAST_USED_INTERVAL = 60  # seconds between last_used_at writes per key
 AUTH_THROTTLE_CACHE_PREFIX = "auth-throttle"
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=DEBUG)
+
+# --------------------------------------------------------------------------
+# Session and API key lifetimes (docs/security.md)
+# --------------------------------------------------------------------------
+
+# A session (token family) ends this long after its login, however often it is
+# refreshed: the rotated refresh token's expiry is capped at it.
+JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", default=30, min_value=1)
+# API keys: lifetime when none is asked for, and the longest allowed (0 = no limit).
+API_KEY_DEFAULT_DAYS = env.int("API_KEY_DEFAULT_DAYS", default=90, min_value=0)
+API_KEY_MAX_DAYS = env.int("API_KEY_MAX_DAYS", default=365, min_value=0)
+if API_KEY_MAX_DAYS and not 0 < API_KEY_DEFAULT_DAYS <= API_KEY_MAX_DAYS:
+    raise EnvError(
+        "API_KEY_DEFAULT_DAYS", f"an integer from 1 to API_KEY_MAX_DAYS ({API_KEY_MAX_DAYS})"
+    )
+# Live (unrevoked, unexpired) keys per user.
+API_KEY_MAX_PER_USER = env.int("API_KEY_MAX_PER_USER", default=20, min_value=1)
 
 # --------------------------------------------------------------------------
 # Chat model: OpenAI, any OpenAI-compatible server, or the offline demo

@@ -9,6 +9,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import admin as accounts_admin
 from chatproject import health, metrics, spa
 
 handler404 = "chatproject.errors.not_found"
@@ -19,6 +20,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
+    # Before admin.site.urls: the login goes through the API's login limits.
+    path("admin/login/", accounts_admin.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

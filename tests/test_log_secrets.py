@@ -68,7 +68,9 @@ def test_no_secret_appears_in_the_server_log(
     secrets += [new_access, *refreshed.cookies.values()]
     bearer = {"Authorization": f"Bearer {new_access}"}
 
-    created = httpx.post(f"{base}/api/keys", json={"name": "log check"}, headers=bearer)
+    created = httpx.post(
+        f"{base}/api/keys", json={"name": "log check", "password": PASSWORD}, headers=bearer
+    )
     assert created.status_code == 201, created.text
     api_key = created.json()["key"]
     secrets.append(api_key)

@@ -114,3 +114,67 @@ def test_non_staff_users_are_sent_to_the_admin_login(client, owner):
     response = client.get(reverse("admin:accounts_apikey_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+# --------------------------------------------------------------------------
+# The admin login: the API's login limits and audit log
+# --------------------------------------------------------------------------
+
+
+def admin_login(client, username: str, password: str, **extra):
+    return client.post(
+        reverse("admin:login"), {"username": username, "password": password}, **extra
+    )
+
+
+def test_admin_login_is_throttled_with_a_429_page(client, admin_user):
+    for _ in range(5):
+        response = admin_login(client, "admin", "wrong")
+        assert response.status_code == 200  # the form again, with its error
+
+    blocked = admin_login(client, "admin", "password")
+
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) >= 1
+    assert "Too many attempts" in blocked.content.decode()
+    assert "_auth_user_id" not in client.session
+    # The same counters as the API's login.
+    from tests.accounts.conftest import login
+
+    assert login(client, "admin", "password").status_code == 429
+
+
+def test_an_admin_guesser_elsewhere_does_not_lock_the_admin_out(client, admin_user):
+    for _ in range(6):
+        admin_login(client, "admin", "wrong", REMOTE_ADDR="203.0.113.9")
+
+    response = admin_login(client, "admin", "password")
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin_user.pk)
+
+
+def test_a_right_admin_password_does_not_count(client, admin_user):
+    for _ in range(6):
+        assert admin_login(client, "admin", "password").status_code == 302
+        client.logout()
+    for _ in range(4):
+        admin_login(client, "admin", "wrong")
+    assert admin_login(client, "admin", "password").status_code == 302
+
+
+def test_admin_login_failures_and_successes_reach_the_audit_log(client, admin_user, owner, caplog):
+    import logging
+
+    from tests.conftest import PASSWORD
+
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    admin_login(client, "admin", "wrong-secret")
+    admin_login(client, "owner", PASSWORD)  # right password, not staff
+    admin_login(client, "admin", "password")
+
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "accounts.audit")
+    assert "admin login failed username='admin' ip=127.0.0.1" in text
+    assert "admin login failed username='owner' ip=127.0.0.1" in text
+    assert f"admin login user_id={admin_user.pk} ip=127.0.0.1" in text
+    assert "wrong-secret" not in text and PASSWORD not in text

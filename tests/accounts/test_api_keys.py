@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts import apikeys, services
 from accounts.models import ApiKey, Scope
 from tests.accounts.conftest import post_json
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,9 @@ def with_key(plaintext: str) -> dict[str, str]:
 
 
 def test_creating_a_key_returns_the_plaintext_once_and_stores_only_a_digest(client, owner):
-    response = post_json(client, "/api/keys", {"name": "laptop script"}, **bearer(owner))
+    response = post_json(
+        client, "/api/keys", {"name": "laptop script", "password": PASSWORD}, **bearer(owner)
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -133,7 +135,12 @@ def test_key_with_expiry_and_scopes_can_be_created(client, owner):
     response = post_json(
         client,
         "/api/keys",
-        {"name": "ci", "expires_at": expires, "scopes": ["keys:read", "chat"]},
+        {
+            "name": "ci",
+            "expires_at": expires,
+            "scopes": ["keys:read", "chat"],
+            "password": PASSWORD,
+        },
         **bearer(owner),
     )
     assert response.status_code == 201
@@ -158,7 +165,7 @@ def test_key_with_expiry_and_scopes_can_be_created(client, owner):
     ],
 )
 def test_invalid_key_requests_are_400_and_create_nothing(client, owner, body):
-    response = post_json(client, "/api/keys", body, **bearer(owner))
+    response = post_json(client, "/api/keys", {"password": PASSWORD, **body}, **bearer(owner))
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert response.json()["errors"]

@@ -26,7 +26,9 @@ def test_security_events_are_logged_without_secrets(client, owner, caplog):
     rotated = refresh(client)
     client.cookies[settings.REFRESH_COOKIE_NAME] = stolen
     refresh(client)
-    created = post_json(client, "/api/keys", {"name": "k"}, **bearer(owner)).json()
+    created = post_json(
+        client, "/api/keys", {"name": "k", "password": PASSWORD}, **bearer(owner)
+    ).json()
     client.delete(f"/api/keys/{created['id']}", headers=bearer(owner))
 
     text = audit_text(caplog)

@@ -23,8 +23,9 @@ def assert_throttled(response) -> int:
 def test_default_limits_are_the_documented_ones():
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates == {
-        "login_failures_username": "5/min",
+        "login_failures_username_ip": "5/min",
         "login_failures_ip": "20/min",
+        "login_failures_username": "30/min",
         "refresh": "60/min",
         "register": "10/min",
     }
@@ -103,7 +104,7 @@ def test_register_is_limited_to_10_a_minute_per_ip(client):
 
 def test_retry_after_is_when_the_sliding_window_lets_one_more_through():
     name, ident, start = (
-        "login_failures_username",
+        "login_failures_username_ip",
         "someone",
         60 * 16_667 + 20.0,
     )  # 20 s into a window
@@ -122,3 +123,60 @@ def test_bad_rate_setting_fails_loudly():
 
     with pytest.raises(ImproperlyConfigured):
         throttles.parse_rate("five per minute")
+
+
+def login_from(client, ip: str, username: str, password: str):
+    return client.post(
+        "/api/auth/token",
+        data={"username": username, "password": password},
+        content_type="application/json",
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_a_guesser_at_another_address_cannot_lock_the_user_out(client, owner):
+    for _ in range(10):
+        login_from(client, "203.0.113.5", "owner", "wrong")
+    assert_throttled(login_from(client, "203.0.113.5", "owner", PASSWORD))
+
+    assert login_from(client, "198.51.100.1", "owner", PASSWORD).status_code == 200
+
+
+def test_refused_attempts_do_not_count_towards_the_per_username_ceiling(client, owner):
+    """One address hammering the form adds at most 5 a minute to the shared ceiling."""
+    for _ in range(100):
+        login_from(client, "203.0.113.5", "owner", "wrong")
+    for index in range(5):
+        assert login_from(client, f"198.51.100.{index}", "owner", "wrong").status_code == 401
+    assert login_from(client, "192.0.2.1", "owner", PASSWORD).status_code == 200
+
+
+def test_the_per_username_ceiling_stops_a_spread_out_guesser(client, owner):
+    for index in range(30):
+        ip = f"203.0.113.{index // 5}"  # six addresses, five guesses each
+        assert login_from(client, ip, "owner", "wrong").status_code == 401
+
+    assert_throttled(login_from(client, "198.51.100.1", "owner", PASSWORD))
+
+
+def test_an_attempt_is_counted_before_the_password_is_checked(client, owner, monkeypatch):
+    """While a password is being hashed its attempt already counts: the sixth
+    concurrent attempt is refused without reaching the hasher."""
+    from django.contrib.auth import backends
+
+    seen: list[int] = []
+    original = backends.ModelBackend.authenticate
+
+    def slow_check(self, request, username=None, password=None, **kwargs):
+        # Five attempts are "in flight" (counted, not finished) when this one runs.
+        seen.append(1)
+        return original(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(backends.ModelBackend, "authenticate", slow_check)
+    in_flight = [throttles.login_attempt_begin(username="owner", ip="127.0.0.1") for _ in range(5)]
+
+    assert_throttled(login(client, "owner", PASSWORD))
+    assert seen == []  # refused before any password hash
+    for attempt in in_flight:
+        attempt.succeeded()
+    assert login(client, "owner", PASSWORD).status_code == 200
