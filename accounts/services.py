@@ -515,11 +515,14 @@ def user_api_key_create(
     name: str,
     scopes: Iterable[str] = (Scope.CHAT,),
     expires_at: datetime | None = None,
+    daily_tokens: int | None = None,
 ) -> tuple[ApiKey, str]:
     """``POST /api/keys``: a key outlives every session, so a stolen access token or
     refresh cookie alone must not mint one; the current password is asked first."""
     password_confirm(user=user, password=password, ip=ip)
-    return api_key_create(user=user, name=name, scopes=scopes, expires_at=expires_at)
+    return api_key_create(
+        user=user, name=name, scopes=scopes, expires_at=expires_at, daily_tokens=daily_tokens
+    )
 
 
 def _api_keys_revoke(*, user: User) -> int:

@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.models import ApiKey, Scope
 from accounts.services import api_key_create
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 from tests.usage.conftest import spend, yesterday
 from usage.models import KeyLimit, UsageLimits
 from usage.turns import turn_admit
@@ -99,7 +99,10 @@ def test_a_key_without_the_chat_scope_is_refused_and_no_credentials_is_401(clien
 
 def post_key(client, owner, body):
     return client.post(
-        "/api/keys", data=json.dumps(body), content_type="application/json", headers=bearer(owner)
+        "/api/keys",
+        data=json.dumps({"password": PASSWORD, **body}),
+        content_type="application/json",
+        headers=bearer(owner),
     )
 
 
