@@ -1,9 +1,5 @@
-import { useCallback, useLayoutEffect, useRef, useState } from "react";
-import type { ContentPart, Message } from "../stream-chat";
+import { type ContentPart, type Message, useAutoScroll } from "../stream-chat";
 import { MessageItem } from "./message-item";
-
-/** Within this many pixels of the bottom counts as "at the bottom". */
-const STICK_THRESHOLD = 48;
 
 /**
  * The conversation, kept scrolled to the newest text while the user is at the
@@ -16,43 +12,19 @@ export function MessageList({
   messages: Message<ContentPart>[];
   isLoading: boolean;
 }) {
-  const scrollerRef = useRef<HTMLDivElement>(null);
-  // Whether to follow new content; a ref so scroll events do not re-render.
-  const stickRef = useRef(true);
-  const [showJump, setShowJump] = useState(false);
-
-  const onScroll = useCallback(() => {
-    const el = scrollerRef.current;
-    if (!el) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_THRESHOLD;
-    stickRef.current = atBottom;
-    setShowJump(!atBottom);
-  }, []);
-
-  const jumpToLatest = useCallback(() => {
-    const el = scrollerRef.current;
-    if (!el) return;
-    stickRef.current = true;
-    setShowJump(false);
-    el.scrollTop = el.scrollHeight;
-  }, []);
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every content change on purpose
-  useLayoutEffect(() => {
-    const el = scrollerRef.current;
-    if (el && stickRef.current) el.scrollTop = el.scrollHeight;
-  }, [messages]);
+  const { ref, scrollToBottom, isAtBottom } = useAutoScroll<HTMLDivElement>([messages], {
+    threshold: 48,
+  });
 
   const last = messages[messages.length - 1];
   return (
     <div className="message-list-wrap">
       <div
-        ref={scrollerRef}
+        ref={ref}
         className="message-list"
         role="log"
         aria-label="Messages"
         aria-busy={isLoading}
-        onScroll={onScroll}
         // biome-ignore lint/a11y/noNoninteractiveTabindex: the scroll area must be reachable by keyboard
         tabIndex={0}
       >
@@ -67,8 +39,8 @@ export function MessageList({
           />
         ))}
       </div>
-      {showJump && (
-        <button type="button" className="jump-latest" onClick={jumpToLatest}>
+      {!isAtBottom && (
+        <button type="button" className="jump-latest" onClick={scrollToBottom}>
           Jump to latest ↓
         </button>
       )}
