@@ -128,7 +128,7 @@ describe("useStreamChat", () => {
     expect(items()).toEqual(["user: hi", "assistant: Hello"]);
   });
 
-  it("renders streamed events once per animation frame, and at once when the run ends", async () => {
+  it("renders streamed events on a later frame (batched), and at once when the run ends", async () => {
     const { transport, last } = fakeTransport();
     const { chat, items } = renderHarness({
       transport,

@@ -3,9 +3,10 @@
  * `@deltakit/react` 0.2.8.
  *
  * Streamed events update `messagesRef` at once (transports and `onFinish` see
- * every event) but reach React state at most once per animation frame: a fast
- * stream delivers several tokens per frame, and rendering each of them is work
- * nobody sees. Anything else (send, stop, finish, `setMessages`) renders at once.
+ * every event) but reach React state on an animation frame, at most once per
+ * `STREAM_RENDER_INTERVAL_MS`: a fast stream delivers many tokens in that
+ * time, and rendering each of them is work nobody sees. Anything else (send,
+ * stop, finish, `setMessages`) renders at once.
  */
 import {
   type SetStateAction,
@@ -103,20 +104,62 @@ function resumeKeyOf<TPart, TEvent>(
   );
 }
 
-type FrameScheduler = { request: (fn: () => void) => unknown; cancel: (handle: unknown) => void };
+/**
+ * How often streamed events may render, at most. A render costs about the
+ * same whatever it carries (React, then layout and paint of the growing
+ * message), so at a fast model's rate rendering every frame is most of the
+ * page's main-thread time; ten renders a second still read as streaming
+ * (docs/performance.md, "Rendering", has the measurements). The first token
+ * after a pause renders on the next frame.
+ */
+export const STREAM_RENDER_INTERVAL_MS = 100;
 
-/** requestAnimationFrame, or a 16 ms timer where there is none (workers, old test DOMs). */
-function frameScheduler(): FrameScheduler {
-  if (typeof globalThis.requestAnimationFrame === "function") {
-    return {
-      request: (fn) => globalThis.requestAnimationFrame(fn),
-      cancel: (handle) => globalThis.cancelAnimationFrame(handle as number),
-    };
+const now = () => globalThis.performance?.now() ?? Date.now();
+
+/** Runs a render on an animation frame, at most once per `interval` ms. */
+class RenderThrottle {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private frame: unknown = null;
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly interval: number) {}
+
+  get pending(): boolean {
+    return this.timer !== null || this.frame !== null;
   }
-  return {
-    request: (fn) => globalThis.setTimeout(fn, 16),
-    cancel: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-  };
+
+  schedule(render: () => void): void {
+    if (this.pending) return;
+    const onFrame = () => {
+      this.frame = null;
+      this.last = now();
+      render();
+    };
+    const toFrame = () => {
+      this.timer = null;
+      // No requestAnimationFrame outside a page (workers, some test DOMs): a frame's worth of timer.
+      this.frame =
+        typeof globalThis.requestAnimationFrame === "function"
+          ? globalThis.requestAnimationFrame(onFrame)
+          : globalThis.setTimeout(onFrame, 16);
+    };
+    const wait = this.last + this.interval - now();
+    if (wait > 0) this.timer = globalThis.setTimeout(toFrame, wait);
+    else toFrame();
+  }
+
+  /** Drop the pending render (the caller renders now, or is unmounting). */
+  cancel(): void {
+    if (this.timer !== null) globalThis.clearTimeout(this.timer);
+    if (this.frame !== null) {
+      if (typeof globalThis.cancelAnimationFrame === "function") {
+        globalThis.cancelAnimationFrame(this.frame as number);
+      }
+      globalThis.clearTimeout(this.frame as ReturnType<typeof setTimeout>);
+    }
+    this.timer = null;
+    this.frame = null;
+  }
 }
 
 interface ActiveRun {
@@ -171,8 +214,10 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   // After unmount no callback may touch state (a late event from the network).
   const mountedRef = useRef(true);
 
-  // A frame already asked for to render streamed updates (null: none pending).
-  const frameRef = useRef<unknown>(null);
+  // The pending render of streamed updates, if any.
+  const throttleRef = useRef<RenderThrottle | null>(null);
+  throttleRef.current ??= new RenderThrottle(STREAM_RENDER_INTERVAL_MS);
+  const throttle = throttleRef.current;
   // True while `onEvent` runs: its updates wait for the next frame.
   const inEventRef = useRef(false);
   // The assistant message a resumed run streams into. Stable across
@@ -184,29 +229,26 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   // The user pressed stop: no resume until the next send.
   const stoppedRef = useRef(false);
 
-  const commit = useCallback((next: Message<TPart>[]) => {
-    messagesRef.current = next;
-    if (!mountedRef.current) return;
-    const frames = frameScheduler();
-    if (inEventRef.current) {
-      frameRef.current ??= frames.request(() => {
-        frameRef.current = null;
-        if (mountedRef.current) setMessagesState(messagesRef.current);
-      });
-      return;
-    }
-    if (frameRef.current !== null) {
-      frames.cancel(frameRef.current);
-      frameRef.current = null;
-    }
-    setMessagesState(next);
-  }, []);
+  const commit = useCallback(
+    (next: Message<TPart>[]) => {
+      messagesRef.current = next;
+      if (!mountedRef.current) return;
+      if (inEventRef.current) {
+        throttle.schedule(() => {
+          if (mountedRef.current) setMessagesState(messagesRef.current);
+        });
+        return;
+      }
+      throttle.cancel();
+      setMessagesState(next);
+    },
+    [throttle],
+  );
 
-  /** Render what streamed in since the last frame now (the run is ending). */
+  /** Render what streamed in since the last render now (the run is ending). */
   const flush = useCallback(() => {
-    if (frameRef.current === null) return;
-    commit(messagesRef.current);
-  }, [commit]);
+    if (throttle.pending) commit(messagesRef.current);
+  }, [commit, throttle]);
 
   const setMessages = useCallback(
     (action: SetStateAction<Message<TPart>[]>) => {
@@ -340,13 +382,10 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
       const run = activeRef.current;
       activeRef.current = null;
       resumedRef.current = null;
-      if (frameRef.current !== null) {
-        frameScheduler().cancel(frameRef.current);
-        frameRef.current = null;
-      }
+      throttle.cancel();
       if (run?.handle) (run.handle.close ?? run.handle.stop)?.();
     };
-  }, []);
+  }, [throttle]);
 
   // Read at every render, so a run id that appears later (an option that
   // changes) is resumed too; the effect below acts only when it changes.
