@@ -76,6 +76,10 @@ function withoutLastTurn(messages: Message<ContentPart>[]): Message<ContentPart>
   return messages;
 }
 
+function userText(message: Message<ContentPart>): string {
+  return message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
+}
+
 function describeRequestError(error: Error): Banner {
   const { status, detail, retryAfter, code: errorCode } = error as Partial<ChatRequestError>;
   if (status === 401) {
@@ -355,6 +359,13 @@ function ChatSession({
     if (turnRef.current.text) replaceLastTurn(turnRef.current.text);
   }, [replaceLastTurn]);
 
+  const regenerate = useCallback(() => {
+    const kept = withoutLastTurn(chat.messages);
+    const question = chat.messages[kept.length];
+    const text = question ? userText(question) : "";
+    if (text) replaceLastTurn(text);
+  }, [chat.messages, replaceLastTurn]);
+
   const stop = useCallback(() => {
     chat.stop();
     storedRun.endResume();
@@ -362,7 +373,13 @@ function ChatSession({
 
   return (
     <section className="chat-view" aria-label="Chat">
-      <MessageList messages={chat.messages} isLoading={chat.isLoading} />
+      <MessageList
+        messages={chat.messages}
+        isLoading={chat.isLoading}
+        onRegenerate={regenerate}
+        onEdit={replaceLastTurn}
+        onExample={send}
+      />
       {banner && (
         <div className="banner error" role="alert">
           <span>{banner.message}</span>
