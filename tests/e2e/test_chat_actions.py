@@ -146,10 +146,6 @@ def test_copy_regenerate_edit_stop_and_dark_mode(
     }, bodies
     screenshot(page, "12-edited-and-resent")
 
-    reload_after_a_refresh(page)
-    expect(user_messages(page)).to_have_text(["Write a farewell function"])
-    expect(assistant_messages(page)).to_have_text(["Goodbye is easy too."])
-
     # --- Esc stops a reply in progress (the partial reply stays).
     held = hold("Partial words and then much more that never arrives", after_tokens=2)
     fake.push(held)
@@ -173,6 +169,10 @@ def test_copy_regenerate_edit_stop_and_dark_mode(
     reload_after_a_refresh(page)
     expect(page.get_by_role("button", name="Dark mode")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
+    # --- the stored history: the regenerated and edited turn replaced the first one.
+    expect(user_messages(page)).to_have_text(["Write a farewell function", "Keep going"])
+    expect(assistant_messages(page)).to_have_text(["Goodbye is easy too.", "Partial words"])
     screenshot(page, "13-dark-mode")
     assert log.page_errors == []
 

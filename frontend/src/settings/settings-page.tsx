@@ -11,8 +11,8 @@ export function SettingsPage() {
   return (
     <main id="main" className="settings-page">
       <h1>Settings</h1>
-      <section aria-labelledby="transport-heading">
-        <h2 id="transport-heading">Transport</h2>
+      <section>
+        <h2>How replies travel</h2>
         <p className="hint">
           How replies travel from the server. “Background” and “WebSocket” replies are generated
           whether or not the page is listening, so they survive a dropped connection and a reload.
