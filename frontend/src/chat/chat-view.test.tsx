@@ -336,4 +336,37 @@ describe("ChatView with a resumable transport", () => {
     expect(screen.getByRole("button", { name: "Retry" })).toBeInTheDocument();
     expect(loadRun()).toBeNull();
   });
+
+  it("Retry after a run found gone sends the question again, without replacing a turn", async () => {
+    sessionStorage.setItem(
+      RUN_STORAGE_KEY,
+      JSON.stringify({
+        runId: "expired",
+        transport: "background-sse",
+        conversationId: "42",
+        text: "Second question",
+        baseline: 2,
+      }),
+    );
+    const { server } = await renderView("42", HISTORY);
+    await userEvent.click(await screen.findByRole("button", { name: "Retry" }));
+    await screen.findByText("Second answer");
+    const starts = server.calls.filter((c) => c.url === "/api/runs" && c.method === "POST");
+    // The first turn is stored and must stay: the gone run's turn never was.
+    expect(starts.map((c) => c.body)).toEqual([
+      { message: "Second question", conversation_id: "42" },
+    ]);
+    expect(articles("Your message")).toEqual(["First question", "Second question"]);
+  });
+
+  it("Regenerate over background-sse sends replace_last_turn in the run's start body", async () => {
+    const { server } = await renderView("42", HISTORY);
+    await userEvent.click(await screen.findByRole("button", { name: "Regenerate" }));
+    await screen.findByText("Second answer");
+    const starts = server.calls.filter((c) => c.url === "/api/runs" && c.method === "POST");
+    expect(starts.map((c) => c.body)).toEqual([
+      { message: "First question", conversation_id: "42", replace_last_turn: true },
+    ]);
+    expect(articles("Assistant message")).toEqual(["Second answer"]);
+  });
 });

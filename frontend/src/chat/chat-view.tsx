@@ -212,7 +212,9 @@ function ChatSession({
   const turnRef = useRef<TurnState>({
     text: initial.resume?.text ?? "",
     replace: false,
-    started: initial.resume !== null || initial.messages.some((m) => m.role === "user"),
+    // A resumed turn is stored only once its run ends; the replay's
+    // `conversation` event marks it begun (so a run found gone is re-sent, not replaced).
+    started: initial.resume === null && initial.messages.some((m) => m.role === "user"),
   });
   // The token put on the last request: a 401 refreshes only if no one else has.
   const usedTokenRef = useRef<string | null>(null);
