@@ -664,6 +664,37 @@ describe("useStreamChat", () => {
       expect(chat().runId).toBeNull();
     });
 
+    it("websocket by name: the hook's body (read at send) is in the message frame", () => {
+      const sent: unknown[] = [];
+      const sockets: (EventTarget & { readyState: number })[] = [];
+      const createWebSocket = () => {
+        const socket = Object.assign(new EventTarget(), {
+          readyState: 0,
+          send: (data: string) => sent.push(JSON.parse(data)),
+          close: () => {},
+        });
+        sockets.push(socket);
+        return socket as unknown as WebSocket;
+      };
+      const flags = { replace: false };
+      const { chat } = renderHarness({
+        transport: "websocket",
+        body: () => ({
+          conversation_id: "c9",
+          ...(flags.replace ? { replace_last_turn: true } : {}),
+        }),
+        transportOptions: { websocket: { url: "ws://x.test/ws/chat", createWebSocket } },
+      });
+      flags.replace = true;
+      act(() => chat().sendMessage("again"));
+      act(() => {
+        const socket = sockets[0] as EventTarget & { readyState: number };
+        socket.readyState = 1;
+        socket.dispatchEvent(new Event("open"));
+      });
+      expect(sent).toEqual([{ message: "again", conversation_id: "c9", replace_last_turn: true }]);
+    });
+
     it("throws when a resumable transport has no config", () => {
       vi.spyOn(console, "error").mockImplementation(() => {});
       expect(() => renderHarness({ transport: "background-sse" })).toThrow(/backgroundSSE/);
