@@ -169,11 +169,11 @@ def test_copy_regenerate_edit_stop_and_dark_mode(
     reload_after_a_refresh(page)
     expect(page.get_by_role("button", name="Dark mode")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    screenshot(page, "13-dark-mode")
 
     # --- the stored history: the regenerated and edited turn replaced the first one.
     expect(user_messages(page)).to_have_text(["Write a farewell function", "Keep going"])
     expect(assistant_messages(page)).to_have_text(["Goodbye is easy too.", "Partial words"])
-    screenshot(page, "13-dark-mode")
     assert log.page_errors == []
 
 
