@@ -10,13 +10,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: install run test test-python test-frontend e2e-deps lint typecheck bench rename clean help
+.PHONY: install run test test-python test-frontend e2e-deps lint typecheck bench bench-ui rename clean help
 
 help:
 	@echo "make run    - install everything, migrate, serve http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need, run every suite"
 	@echo "make lint   - ruff (and the frontend linter)"
 	@echo "make bench  - streaming benchmarks (not part of make test)"
+	@echo "make bench-ui - the chat page's main-thread time per streamed token (Chromium)"
 	@echo "make rename NAME=acme - rename the project (package, docker names, titles)"
 
 $(BIN)/activate:
@@ -115,6 +116,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
 # BENCH_ARGS="--quick" for the smoke subset; see `python -m tests.bench --help`.
 bench: install $(VENV)/.bench-installed
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# Chromium (Playwright) against the real app on Daphne and the fake upstream;
+# BENCH_UI_ARGS="--tokens 250,1000 --repeat 1" for a shorter run (tests/bench/ui.py).
+bench-ui: install e2e-deps $(VENV)/.bench-installed
+	$(PY) -m tests.bench.ui $(BENCH_UI_ARGS)
 
 # Rename the project package, docker names, frontend name and titles (scripts/rename.py).
 # TITLE="Acme Chat" sets the display name; the venv's python when there is one.

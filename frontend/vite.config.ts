@@ -34,7 +34,9 @@ export default defineConfig({
               name: "react",
               test: /node_modules[\\/](react|react-dom|react-router|scheduler)[\\/]/,
             },
-            { name: "vendor", test: /node_modules[\\/]/ },
+            // Not the syntax highlighter: chat/code-block.tsx imports it lazily,
+            // so it stays in its own chunk, out of the first page load.
+            { name: "vendor", test: /node_modules[\\/](?!lowlight[\\/]|highlight\.js[\\/])/ },
           ],
         },
       },

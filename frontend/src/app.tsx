@@ -6,6 +6,7 @@ import { SignupPage } from "./auth/signup-page";
 import { ChatPage } from "./chat/chat-page";
 import { AppLayout } from "./components/app-layout";
 import { KeysPage } from "./keys/keys-page";
+import { SettingsPage } from "./settings/settings-page";
 
 const router = createBrowserRouter([
   { path: "/login", element: <LoginPage /> },
@@ -20,6 +21,7 @@ const router = createBrowserRouter([
       { path: "/", element: <ChatPage /> },
       { path: "/c/:id", element: <ChatPage /> },
       { path: "/keys", element: <KeysPage /> },
+      { path: "/settings", element: <SettingsPage /> },
     ],
   },
   { path: "*", element: <Navigate to="/" replace /> },

@@ -53,7 +53,12 @@ def stored_run(page: Page) -> dict | None:
 
 
 def choose_transport(page: Page, label: str) -> None:
+    """Pick the transport on the settings page, then come back to a new chat."""
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Settings").click()
     page.get_by_label("Transport").select_option(label=label)
+    nav.get_by_role("link", name="Chat").click()
+    expect(composer(page)).to_be_visible()
 
 
 def reload_mid_reply(page: Page, app: ChatApp, transport_label: str, name: str) -> None:

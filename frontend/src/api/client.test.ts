@@ -139,6 +139,20 @@ describe("api client", () => {
     expect(states).toContain("anonymous");
   });
 
+  it("a throttled refresh (429) fails the request but keeps the session", async () => {
+    const backend = fakeBackend({ refreshStatus: 429 });
+    const { api, session } = await loggedIn(backend);
+    backend.valid.token = "rotated-on-server";
+
+    await expect(api.get("/api/items/1")).rejects.toMatchObject({ status: 429 });
+    expect(backend.count("/api/auth/token/refresh")).toBe(1);
+    expect(session.getState()).toMatchObject({
+      status: "authenticated",
+      token: "old",
+      reason: null,
+    });
+  });
+
   it("passes other errors through with status and code, without refreshing", async () => {
     const backend = fakeBackend();
     const { api } = await loggedIn(backend);

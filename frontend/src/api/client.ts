@@ -3,7 +3,8 @@
  * `Authorization: Bearer <access>`; on 401 it gets a fresh token (shared with
  * every other caller that got 401 at the same time) and retries once. When the
  * refresh is refused, or the retry is still 401, the session ends and the app
- * goes to the login page with a short explanation.
+ * goes to the login page with a short explanation. A throttled refresh (429)
+ * only fails this request: the session is kept.
  */
 import { ApiError, type AuthSession, apiErrorFrom, SESSION_EXPIRED } from "../auth/session";
 
@@ -49,6 +50,11 @@ export function createApiClient(session: AuthSession, fetchImpl?: typeof fetch):
       try {
         fresh = await session.tokenAfterUnauthorized(usedToken);
       } catch (error) {
+        if (error instanceof ApiError && error.status === 429) {
+          // The refresh is throttled: the session stays and renews itself
+          // after Retry-After; this request fails with the 429.
+          throw error;
+        }
         if (error instanceof ApiError) {
           // Refused: refresh() already ended the session (or there was none).
           if (session.getState().status === "authenticated") session.expire();

@@ -110,6 +110,76 @@ describe("AuthSession", () => {
     expect(session.getState()).toMatchObject({ status: "authenticated", token: "a" });
   });
 
+  it("a throttled refresh (429) keeps the session and tries again after Retry-After", async () => {
+    const timers: { fn: () => void; ms: number }[] = [];
+    let throttled = true;
+    const refreshes: number[] = [];
+    const fetchFn = (async (input: RequestInfo | URL) => {
+      if (String(input) === "/api/auth/token") {
+        return json(200, { access: "a0", access_expires_at: "2999-01-01T00:00:00Z", user: USER });
+      }
+      refreshes.push(refreshes.length);
+      if (throttled) {
+        return new Response(JSON.stringify({ detail: "Slow down", code: "throttled" }), {
+          status: 429,
+          headers: { "Content-Type": "application/json", "Retry-After": "7" },
+        });
+      }
+      return json(200, { access: "a1", access_expires_at: "2999-01-01T00:00:00Z" });
+    }) as unknown as typeof fetch;
+    const session = new AuthSession({
+      fetch: fetchFn,
+      setTimeout: (fn, ms) => {
+        timers.push({ fn, ms });
+        return timers.length;
+      },
+      clearTimeout: () => {},
+    });
+    await session.login("owner", "pw");
+    await expect(session.refresh()).rejects.toMatchObject({ status: 429, retryAfter: 7 });
+    expect(session.getState()).toMatchObject({
+      status: "authenticated",
+      token: "a0",
+      reason: null,
+    });
+    // The retry is scheduled at Retry-After, and when it fires the session renews.
+    const retry = timers[timers.length - 1];
+    expect(retry?.ms).toBe(7000);
+    throttled = false;
+    retry?.fn();
+    await vi.waitFor(() => expect(session.getToken()).toBe("a1"));
+    expect(refreshes).toHaveLength(2);
+    expect(session.getState().status).toBe("authenticated");
+  });
+
+  it("a throttled refresh at page load keeps loading and restores after Retry-After", async () => {
+    const waits: number[] = [];
+    let answers = 0;
+    const fetchFn = (async (input: RequestInfo | URL) => {
+      if (String(input) === "/api/auth/me") return json(200, USER);
+      answers += 1;
+      if (answers === 1) {
+        return new Response("{}", { status: 429, headers: { "Retry-After": "3" } });
+      }
+      return json(200, { access: "a1", access_expires_at: "2999-01-01T00:00:00Z" });
+    }) as unknown as typeof fetch;
+    const session = new AuthSession({
+      fetch: fetchFn,
+      setTimeout: (fn, ms) => {
+        waits.push(ms);
+        if (ms === 3000) queueMicrotask(fn);
+        return 0;
+      },
+      clearTimeout: () => {},
+    });
+    const states: string[] = [];
+    session.subscribe((state) => states.push(state.status));
+    await session.restore();
+    expect(waits).toContain(3000);
+    expect(states).not.toContain("anonymous");
+    expect(session.getState()).toMatchObject({ status: "authenticated", token: "a1" });
+  });
+
   it("refreshes very short lifetimes at three quarters of their life", () => {
     expect(refreshDelay(5_000)).toBe(3_750);
     expect(refreshDelay(300_000)).toBe(270_000);

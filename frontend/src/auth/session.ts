@@ -11,7 +11,9 @@
  *   (which the server treats as token reuse and answers by revoking the family).
  * - A refresh is scheduled shortly before `access_expires_at`.
  * - When a refresh is refused the session ends with a short reason that the
- *   login page shows.
+ *   login page shows. A 429 (the refresh endpoint is throttled) is not a
+ *   refusal: the session is kept and the refresh tried again after
+ *   `Retry-After`.
  */
 
 export interface User {
@@ -37,6 +39,8 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string | undefined;
   readonly data: unknown;
+  /** Seconds from a `Retry-After` header (429, 503), when the server sent one. */
+  retryAfter: number | undefined;
 
   constructor(status: number, message: string, code?: string, data?: unknown) {
     super(message);
@@ -77,12 +81,30 @@ export async function apiErrorFrom(response: Response): Promise<ApiError> {
     typeof body.detail === "string"
       ? body.detail
       : `Request failed: ${response.status} ${response.statusText}`.trim();
-  return new ApiError(
+  const error = new ApiError(
     response.status,
     detail,
     typeof body.code === "string" ? body.code : undefined,
     data,
   );
+  error.retryAfter = retryAfterSeconds(response.headers.get("Retry-After"), Date.now());
+  return error;
+}
+
+/** `Retry-After` as seconds: a number of seconds, or an HTTP date. */
+export function retryAfterSeconds(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, (date - now) / 1000) : undefined;
+}
+
+/** How long to wait after a throttled refresh: `Retry-After`, else this. */
+export const THROTTLED_RETRY_MS = 5_000;
+
+function isThrottled(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.status === 429;
 }
 
 interface TokenResponse {
@@ -155,18 +177,42 @@ export class AuthSession {
     for (const listener of this.listeners) listener(this.state);
   }
 
-  /** On page load: a silent refresh through the cookie restores the session. Idempotent. */
+  /**
+   * On page load: a silent refresh through the cookie restores the session.
+   * Idempotent. A throttled refresh (429) keeps the page loading and is tried
+   * again after `Retry-After`.
+   */
   restore(): Promise<void> {
     if (this.state.status !== "loading") return Promise.resolve();
-    if (!this.restoring) {
-      this.restoring = this.refresh()
-        .then(() => undefined)
-        .catch(() => {
-          // No (valid) cookie: simply not logged in; no "expired" message.
-          if (this.state.status === "loading") this.setState({ status: "anonymous", reason: null });
-        });
-    }
+    this.restoring ??= this.restoreUntilAnswered();
     return this.restoring;
+  }
+
+  private async restoreUntilAnswered(): Promise<void> {
+    while (this.state.status === "loading") {
+      try {
+        await this.refresh();
+        return;
+      } catch (error) {
+        if (isThrottled(error)) {
+          await this.wait(this.throttledDelay(error));
+          continue;
+        }
+        // No (valid) cookie: simply not logged in; no "expired" message.
+        if (this.state.status === "loading") this.setState({ status: "anonymous", reason: null });
+        return;
+      }
+    }
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.setTimer(resolve, ms);
+    });
+  }
+
+  private throttledDelay(error: ApiError): number {
+    return error.retryAfter !== undefined ? error.retryAfter * 1000 : THROTTLED_RETRY_MS;
   }
 
   async login(username: string, password: string): Promise<User> {
@@ -254,6 +300,12 @@ export class AuthSession {
     }
     if (!response.ok) {
       const error = await apiErrorFrom(response);
+      if (isThrottled(error)) {
+        // "Later", not "no": the cookie is still good. Keep the session and
+        // refresh again when the server allows (restore() waits on its own).
+        if (this.state.status === "authenticated") this.scheduleIn(this.throttledDelay(error));
+        throw error;
+      }
       if (response.status >= 400 && response.status < 500 && this.state.status !== "loading") {
         this.expire();
       }
@@ -292,10 +344,16 @@ export class AuthSession {
   }
 
   private schedule(): void {
-    this.cancelTimer();
     const expiresAt = this.state.expiresAt ? Date.parse(this.state.expiresAt) : Number.NaN;
-    if (!Number.isFinite(expiresAt)) return;
-    const delay = refreshDelay(expiresAt - this.now());
+    if (!Number.isFinite(expiresAt)) {
+      this.cancelTimer();
+      return;
+    }
+    this.scheduleIn(refreshDelay(expiresAt - this.now()));
+  }
+
+  private scheduleIn(delay: number): void {
+    this.cancelTimer();
     this.timer = this.setTimer(() => {
       this.timer = null;
       // A failure here is handled by refresh() itself (expire on refusal);

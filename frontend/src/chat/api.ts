@@ -1,4 +1,4 @@
-/** Conversation endpoints (see DESIGN.md, HTTP contract). */
+/** Conversation endpoints (docs/api.md describes them). */
 import type { ApiClient } from "../api/client";
 import type { ContentPart, Message } from "../stream-chat";
 

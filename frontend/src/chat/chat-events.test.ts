@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
-import type { ContentPart, EventHelpers, Message, ServerEvent } from "../stream-chat";
-import { appendPart, appendText } from "../stream-chat";
+import type { ContentPart, EventHelpers, Message } from "../stream-chat";
+import { appendPart, appendText } from "../stream-chat/controller";
+import type { ServerEvent } from "../stream-chat/types";
 import { createChatEventHandler } from "./chat-events";
 
 function harness() {

@@ -3,7 +3,8 @@
  * results in the assistant message, and hands the non-message events
  * (conversation, usage, error) to the chat screen.
  */
-import type { ContentPart, EventHelpers, Message, ServerEvent } from "../stream-chat";
+import type { ContentPart, EventHelpers, Message } from "../stream-chat";
+import type { ServerEvent } from "../stream-chat/types";
 
 export interface StreamFailure {
   code: string;

@@ -7,7 +7,7 @@
  * progress is not thrown away.
  */
 import { useCallback, useEffect, useId, useState } from "react";
-import { useLocation, useNavigate, useParams } from "react-router";
+import { useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import { useAuth } from "../auth/auth-provider";
 import {
   type ConversationSummary,
@@ -17,8 +17,7 @@ import {
 } from "./api";
 import { ChatView } from "./chat-view";
 import { ConversationSidebar } from "./conversation-sidebar";
-import { TransportPicker } from "./transport-picker";
-import { useTransportChoice } from "./transport-setting";
+import { isTransportChoice, useTransportChoice } from "./transport-setting";
 
 export function ChatPage() {
   const { id: routeId } = useParams();
@@ -27,6 +26,21 @@ export function ChatPage() {
   const { api } = useAuth();
   const sidebarId = useId();
   const [transport, setTransport] = useTransportChoice();
+  // `?transport=websocket` (or sse, background-sse) picks the transport, as the
+  // settings page does, and is then dropped from the URL.
+  const [search, setSearch] = useSearchParams();
+  const requested = search.get("transport");
+  useEffect(() => {
+    if (requested === null) return;
+    if (isTransportChoice(requested)) setTransport(requested);
+    setSearch(
+      (params) => {
+        params.delete("transport");
+        return params;
+      },
+      { replace: true },
+    );
+  }, [requested, setSearch, setTransport]);
 
   const [conversations, setConversations] = useState<ConversationSummary[]>([]);
   const [next, setNext] = useState<string | null>(null);
@@ -120,7 +134,6 @@ export function ChatPage() {
           ☰ Conversations
         </button>
         <h1 className="chat-title">{routeId ? currentTitle || "Chat" : "New chat"}</h1>
-        <TransportPicker value={transport} onChange={setTransport} />
       </div>
       <div className="chat-layout">
         <ConversationSidebar

@@ -1,4 +1,4 @@
-import { render, screen, waitFor } from "@testing-library/react";
+import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuthProvider } from "../auth/auth-provider";
@@ -105,6 +105,55 @@ describe("ChatView", () => {
     expect(screen.getAllByRole("article", { name: "Assistant message" })).toHaveLength(1);
     expect(screen.queryByRole("alert")).toBeNull();
     expect(session.getToken()).toBe("fresh");
+  });
+
+  it("a new chat offers example prompts; one click sends it", async () => {
+    const { server } = await setup();
+    const examples = screen.getByRole("list", { name: "Example prompts" });
+    const first = within(examples).getAllByRole("button")[0] as HTMLElement;
+    await userEvent.click(first);
+    await screen.findByText("Hi there");
+    expect(server.chatCalls[0]?.body).toEqual({ message: first.textContent });
+  });
+
+  it("Regenerate drops the reply and sends the same text with replace_last_turn", async () => {
+    const { server } = await setup();
+    await userEvent.type(screen.getByRole("textbox", { name: "Message" }), "Hello{Enter}");
+    await screen.findByText("Hi there");
+    await userEvent.click(await screen.findByRole("button", { name: "Regenerate" }));
+    await waitFor(() => expect(server.chatCalls).toHaveLength(2));
+    await screen.findByRole("button", { name: "Regenerate" });
+    expect(server.chatCalls[1]?.body).toEqual({
+      message: "Hello",
+      conversation_id: "42",
+      replace_last_turn: true,
+    });
+    expect(screen.getAllByRole("article", { name: "Your message" })).toHaveLength(1);
+    expect(screen.getAllByRole("article", { name: "Assistant message" })).toHaveLength(1);
+  });
+
+  it("Edit sends the new text in place of the last turn", async () => {
+    const { server } = await setup();
+    await userEvent.type(screen.getByRole("textbox", { name: "Message" }), "Hello{Enter}");
+    await screen.findByText("Hi there");
+    await userEvent.click(await screen.findByRole("button", { name: "Edit" }));
+    const editor = screen.getByRole("textbox", { name: "Edit your message" });
+    expect(editor).toHaveValue("Hello");
+    await userEvent.clear(editor);
+    await userEvent.type(editor, "Hello again");
+    await userEvent.click(screen.getByRole("button", { name: "Save and send" }));
+    await waitFor(() => expect(server.chatCalls).toHaveLength(2));
+    expect(server.chatCalls[1]?.body).toEqual({
+      message: "Hello again",
+      conversation_id: "42",
+      replace_last_turn: true,
+    });
+    await waitFor(() =>
+      expect(
+        screen.getAllByRole("article", { name: "Your message" }).map((a) => a.textContent),
+      ).toEqual(["Hello again"]),
+    );
+    expect(screen.getAllByRole("article", { name: "Assistant message" })).toHaveLength(1);
   });
 
   it("a refused refresh ends the session with an explanation instead of looping", async () => {
@@ -286,5 +335,38 @@ describe("ChatView with a resumable transport", () => {
     expect(articles("Assistant message")).toEqual(["First answer"]);
     expect(screen.getByRole("button", { name: "Retry" })).toBeInTheDocument();
     expect(loadRun()).toBeNull();
+  });
+
+  it("Retry after a run found gone sends the question again, without replacing a turn", async () => {
+    sessionStorage.setItem(
+      RUN_STORAGE_KEY,
+      JSON.stringify({
+        runId: "expired",
+        transport: "background-sse",
+        conversationId: "42",
+        text: "Second question",
+        baseline: 2,
+      }),
+    );
+    const { server } = await renderView("42", HISTORY);
+    await userEvent.click(await screen.findByRole("button", { name: "Retry" }));
+    await screen.findByText("Second answer");
+    const starts = server.calls.filter((c) => c.url === "/api/runs" && c.method === "POST");
+    // The first turn is stored and must stay: the gone run's turn never was.
+    expect(starts.map((c) => c.body)).toEqual([
+      { message: "Second question", conversation_id: "42" },
+    ]);
+    expect(articles("Your message")).toEqual(["First question", "Second question"]);
+  });
+
+  it("Regenerate over background-sse sends replace_last_turn in the run's start body", async () => {
+    const { server } = await renderView("42", HISTORY);
+    await userEvent.click(await screen.findByRole("button", { name: "Regenerate" }));
+    await screen.findByText("Second answer");
+    const starts = server.calls.filter((c) => c.url === "/api/runs" && c.method === "POST");
+    expect(starts.map((c) => c.body)).toEqual([
+      { message: "First question", conversation_id: "42", replace_last_turn: true },
+    ]);
+    expect(articles("Assistant message")).toEqual(["Second answer"]);
   });
 });

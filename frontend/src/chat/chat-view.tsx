@@ -1,28 +1,24 @@
 /**
  * One conversation: history, the streaming reply, the composer, and the
- * recovery paths (401 → refresh and re-send once; error banner with Retry;
- * a reply in progress resumed after a page reload).
+ * recovery paths (401 → a fresh token and one retry, in every transport;
+ * error banner with Retry; a reply in progress resumed after a page reload).
  *
  * `ChatView` loads the history first and only then mounts `ChatSession`
  * (the `useStreamChat` part): a resumed run must stream into a message list
  * that already holds the history, or loading it would wipe the reply.
  */
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
 import { ApiError } from "../auth/session";
-import {
-  type ChatRequestError,
-  type ContentPart,
-  type Message,
-  type ServerEvent,
-  useStreamChat,
-} from "../stream-chat";
+import { type ContentPart, type Message, useStreamChat } from "../stream-chat";
+import type { ChatRequestError, ServerEvent } from "../stream-chat/types";
 import { getConversation } from "./api";
 import { createChatEventHandler, type StreamFailure, type Usage } from "./chat-events";
 import { Composer } from "./composer";
 import { MessageList } from "./message-list";
-import { clearRun, loadRun, type StoredRun, saveRun, turnIsSaved } from "./run-store";
+import { clearRun, loadRun, type StoredRun, turnIsSaved } from "./run-store";
 import type { ChatTransportChoice } from "./transport-setting";
+import { useStoredRun } from "./use-stored-run";
 
 interface ChatViewProps {
   /** The conversation to show, or null for a new chat. */
@@ -80,8 +76,20 @@ function withoutLastTurn(messages: Message<ContentPart>[]): Message<ContentPart>
   return messages;
 }
 
+function userText(message: Message<ContentPart>): string {
+  return message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
+}
+
 function describeRequestError(error: Error): Banner {
-  const { status, detail, retryAfter } = error as Partial<ChatRequestError>;
+  const { status, detail, retryAfter, code: errorCode } = error as Partial<ChatRequestError>;
+  if (status === 401) {
+    // onAuthError could not get a token the server accepts (a refused refresh
+    // ends the session and the route guard shows the login page instead).
+    return { message: "Could not renew your session. Try again.", retryable: true };
+  }
+  if (status === 409 && errorCode === "nothing_to_replace") {
+    return { message: "There is no message to replace.", retryable: false };
+  }
   if (status === 409) {
     return { message: "A reply is already being generated in this conversation.", retryable: true };
   }
@@ -172,6 +180,16 @@ interface ChatSessionProps {
   onTurnFinished: () => void;
 }
 
+/** The turn being sent, as the transports' `body` and Retry need it. */
+interface TurnState {
+  /** The user's text (Retry sends it again). */
+  text: string;
+  /** Send `replace_last_turn`: this turn takes the place of the last one on the server. */
+  replace: boolean;
+  /** The server began this turn (its first event came), so it is in the stored history. */
+  started: boolean;
+}
+
 function ChatSession({
   conversationId,
   initial,
@@ -179,145 +197,116 @@ function ChatSession({
   onConversationCreated,
   onTurnFinished,
 }: ChatSessionProps) {
-  const { token, refreshToken, session } = useAuth();
-  const [currentId, setCurrentId] = useState<string | null>(conversationId);
+  const { session } = useAuth();
+  // The conversation (a new chat learns its id from the stream), read by the
+  // transports' `body` at the moment of each send.
   const currentIdRef = useRef(conversationId);
   const [usage, setUsage] = useState<Usage | null>(null);
   const [banner, setBanner] = useState<Banner | null>(
     initial.failed ? { message: "Could not load this conversation.", retryable: false } : null,
   );
-  const [resend, setResend] = useState<{ text: string } | null>(null);
+  const { resumeTransport, run: storedRun } = useStoredRun(initial.resume);
   // The run picked up after a reload streams through the transport it started
   // on; new replies use the chosen one.
-  const [resumeTransport, setResumeTransport] = useState(initial.resume?.transport ?? null);
   const transport = resumeTransport ?? chosenTransport;
-  const transportRef = useRef(transport);
-  // The text of the turn in flight, for Retry, the 401 re-send and the stored run.
-  const lastTextRef = useRef<string>(initial.resume?.text ?? "");
-  // The 401 re-send happens once per user send; a second 401 is a real failure.
-  const resentRef = useRef(false);
-  // The run this view is streaming (its id is kept in sessionStorage).
-  const runIdRef = useRef<string | null>(initial.resume?.runId ?? null);
-  const resumingRef = useRef(initial.resume !== null);
-  const [resumeId] = useState(initial.resume?.runId ?? null);
-  // The last token put on a request, so a 401 refreshes only when no one else has.
+  const turnRef = useRef<TurnState>({
+    text: initial.resume?.text ?? "",
+    replace: false,
+    // A resumed turn is stored only once its run ends; the replay's
+    // `conversation` event marks it begun (so a run found gone is re-sent, not replaced).
+    started: initial.resume === null && initial.messages.some((m) => m.role === "user"),
+  });
+  // The token put on the last request: a 401 refreshes only if no one else has.
   const usedTokenRef = useRef<string | null>(null);
-  // Callbacks the event handler reaches through, kept current without
-  // rebuilding the handler (and so the hook's options) on every render.
-  const createdRef = useRef(onConversationCreated);
-  const finishedRef = useRef(onTurnFinished);
+  // The parent's callbacks, current without rebuilding the event handler.
+  const callbacksRef = useRef({ onConversationCreated, onTurnFinished });
   useEffect(() => {
-    createdRef.current = onConversationCreated;
-    finishedRef.current = onTurnFinished;
+    callbacksRef.current = { onConversationCreated, onTurnFinished };
   });
 
   const onEvent = useMemo(
     () =>
       createChatEventHandler({
         onConversation(id, title) {
-          const stored = loadRun();
-          if (stored && stored.runId === runIdRef.current && stored.conversationId !== id) {
-            saveRun({ ...stored, conversationId: id });
-          }
+          turnRef.current.started = true;
+          storedRun.conversationLearned(id);
           if (currentIdRef.current === id) return;
           currentIdRef.current = id;
-          setCurrentId(id);
-          createdRef.current(id, title);
+          callbacksRef.current.onConversationCreated(id, title);
         },
         onUsage: setUsage,
         onStreamError: (failure: StreamFailure) =>
           setBanner({ message: failure.message, retryable: failure.retryable }),
       }),
-    [],
+    [storedRun],
   );
 
-  // The messages as last rendered (for the stored run's baseline).
-  const messagesRef = useRef<Message<ContentPart>[]>(initial.messages);
-
-  const transportOptions = useMemo(() => {
-    // Read at every request / connection: a refreshed token is used at once.
-    const authorization = () => {
+  // The one token source and the one 401 path, for every transport: the
+  // session's token, read at every request and socket connect; a 401 (or a
+  // 4401 close) waits for a fresh token and the transport retries once.
+  const auth = useMemo(() => {
+    const token = () => {
       const current = session.getToken();
       usedTokenRef.current = current;
-      return { Authorization: `Bearer ${current ?? ""}` };
-    };
-    const onAuthError = () => session.tokenAfterUnauthorized(usedTokenRef.current);
-    const getResumeKey = () => resumeId;
-    const onRunIdChange = (runId: string | null) => {
-      if (runId) {
-        runIdRef.current = runId;
-        const list = messagesRef.current;
-        let baseline = list.length;
-        for (let i = list.length - 1; i >= 0; i -= 1) {
-          if (list[i]?.role === "user") {
-            baseline = i;
-            break;
-          }
-        }
-        const kind = transportRef.current;
-        saveRun({
-          runId,
-          transport: kind === "websocket" ? "websocket" : "background-sse",
-          conversationId: currentIdRef.current,
-          text: lastTextRef.current,
-          baseline,
-        });
-      } else {
-        clearRun(runIdRef.current ?? undefined);
-        runIdRef.current = null;
-      }
+      return current ?? "";
     };
     return {
+      headers: () => ({ Authorization: `Bearer ${token()}` }),
+      protocols: () => ["bearer", token()],
+      onAuthError: () => session.tokenAfterUnauthorized(usedTokenRef.current),
+    };
+  }, [session]);
+
+  const transportOptions = useMemo(
+    () => ({
+      sse: { onAuthError: auth.onAuthError },
       backgroundSSE: {
         startApi: "/api/runs",
         eventsApi: "/api/runs/:runId/events",
         cancelApi: "/api/runs/:runId/cancel",
-        startHeaders: authorization,
-        eventHeaders: authorization,
-        getResumeKey,
-        onRunIdChange,
-        onAuthError,
+        getResumeKey: storedRun.getResumeKey,
+        onRunIdChange: storedRun.onRunIdChange,
+        onAuthError: auth.onAuthError,
       },
       websocket: {
         url: "/ws/chat",
-        // A fresh token at every connect (the server closes with 4401 at expiry).
-        protocols: () => {
-          const current = session.getToken();
-          usedTokenRef.current = current;
-          return ["bearer", current ?? ""];
-        },
+        // The server closes with 4401 when the token expires: a fresh one at every connect.
+        protocols: auth.protocols,
         cancelUrl: "/api/runs/:runId/cancel",
-        cancelHeaders: authorization,
-        getResumeKey,
-        onRunIdChange,
-        onAuthError,
+        cancelHeaders: auth.headers,
+        getResumeKey: storedRun.getResumeKey,
+        onRunIdChange: storedRun.onRunIdChange,
+        onAuthError: auth.onAuthError,
       },
-    };
-  }, [resumeId, session]);
+    }),
+    [auth, storedRun],
+  );
 
-  const endResume = useCallback(() => {
-    resumingRef.current = false;
-    setResumeTransport(null);
-  }, []);
+  // Read at every send, by every transport.
+  const body = useCallback(
+    () => ({
+      ...(currentIdRef.current ? { conversation_id: currentIdRef.current } : {}),
+      ...(turnRef.current.replace ? { replace_last_turn: true } : {}),
+    }),
+    [],
+  );
 
   const chat = useStreamChat<ContentPart, ServerEvent>({
     api: "/api/chat",
     transport,
     transportOptions,
     initialMessages: initial.messages,
-    // Re-read at every send: after a refresh the next send uses the new token.
-    headers: { Authorization: `Bearer ${token ?? ""}` },
-    body: currentId ? { conversation_id: currentId } : {},
+    headers: auth.headers,
+    body,
     onEvent,
     onFinish: () => {
-      resentRef.current = false;
-      endResume();
-      finishedRef.current();
+      storedRun.endResume();
+      callbacksRef.current.onTurnFinished();
     },
     onError: (error) => {
       const status = (error as Partial<ChatRequestError>).status;
-      const resumed = resumingRef.current;
-      endResume();
+      const resumed = storedRun.isResuming();
+      storedRun.endResume();
       // A failure the run itself reported (a socket error frame) reads as usual.
       const reportedByRun = !status && typeof (error as { code?: unknown }).code === "string";
       if (resumed && !reportedByRun) {
@@ -332,75 +321,67 @@ function ChatSession({
         setBanner({ message: "The reply in progress could not be resumed.", retryable: true });
         return;
       }
-      // The resumable transports already refreshed and retried once (onAuthError).
-      if (status === 401 && !resentRef.current && transportRef.current === "sse") {
-        resentRef.current = true;
-        const text = lastTextRef.current;
-        refreshToken().then(
-          () => setResend({ text }),
-          () => {
-            // Refused: the session has ended and the route guard goes to the
-            // login page with the explanation. Network trouble: say so here.
-            setBanner({ message: "Could not renew your session. Try again.", retryable: true });
-          },
-        );
-        return;
-      }
       setBanner(describeRequestError(error));
     },
   });
   const { sendMessage, setMessages } = chat;
 
-  useLayoutEffect(() => {
-    messagesRef.current = chat.messages;
-  });
-
-  /** Every send goes through here: the transport of this turn is the one in use now. */
+  /** Every send goes through here: records the turn, then starts the transport in use now. */
   const startTurn = useCallback(
-    (text: string) => {
-      transportRef.current = transport;
-      sendMessage(text);
-    },
-    [sendMessage, transport],
-  );
-
-  // The re-send after a refresh runs after the render that carries the new
-  // token, so the hook reads the fresh Authorization header.
-  useEffect(() => {
-    if (!resend) return;
-    setResend(null);
-    setMessages((messages) => withoutLastTurn(messages));
-    startTurn(resend.text);
-  }, [resend, startTurn, setMessages]);
-
-  const send = useCallback(
-    (text: string) => {
-      lastTextRef.current = text;
-      resentRef.current = false;
+    (text: string, replace: boolean, baseline: number) => {
+      turnRef.current = { text, replace, started: false };
+      storedRun.beginTurn({ text, transport, conversationId: currentIdRef.current, baseline });
       setBanner(null);
       setUsage(null);
-      startTurn(text);
+      sendMessage(text);
     },
-    [startTurn],
+    [sendMessage, storedRun, transport],
+  );
+
+  const send = useCallback(
+    (text: string) => startTurn(text, false, chat.messages.length),
+    [chat.messages.length, startTurn],
+  );
+
+  /**
+   * Send `text` in place of the last turn (Retry, Regenerate, Edit): the
+   * client drops it first; the server replaces it only if it stored it.
+   */
+  const replaceLastTurn = useCallback(
+    (text: string) => {
+      const kept = withoutLastTurn(chat.messages);
+      const replace = turnRef.current.started && currentIdRef.current !== null;
+      setMessages(kept);
+      startTurn(text, replace, kept.length);
+    },
+    [chat.messages, setMessages, startTurn],
   );
 
   const retry = useCallback(() => {
-    const text = lastTextRef.current;
-    if (!text) return;
-    setBanner(null);
-    setMessages((messages) => withoutLastTurn(messages));
-    resentRef.current = false;
-    startTurn(text);
-  }, [startTurn, setMessages]);
+    if (turnRef.current.text) replaceLastTurn(turnRef.current.text);
+  }, [replaceLastTurn]);
+
+  const regenerate = useCallback(() => {
+    const kept = withoutLastTurn(chat.messages);
+    const question = chat.messages[kept.length];
+    const text = question ? userText(question) : "";
+    if (text) replaceLastTurn(text);
+  }, [chat.messages, replaceLastTurn]);
 
   const stop = useCallback(() => {
     chat.stop();
-    endResume();
-  }, [chat.stop, endResume]);
+    storedRun.endResume();
+  }, [chat.stop, storedRun]);
 
   return (
     <section className="chat-view" aria-label="Chat">
-      <MessageList messages={chat.messages} isLoading={chat.isLoading} />
+      <MessageList
+        messages={chat.messages}
+        isLoading={chat.isLoading}
+        onRegenerate={regenerate}
+        onEdit={replaceLastTurn}
+        onExample={send}
+      />
       {banner && (
         <div className="banner error" role="alert">
           <span>{banner.message}</span>

@@ -1,6 +1,6 @@
-import { type FormEvent, type KeyboardEvent, useId, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useEffect, useId, useState } from "react";
 
-/** The message box: Enter sends, Shift+Enter adds a line; Stop while streaming. */
+/** The message box: Enter sends, Shift+Enter adds a line, Esc stops a reply; Stop while streaming. */
 export function Composer({
   isLoading,
   disabled,
@@ -14,6 +14,17 @@ export function Composer({
 }) {
   const [text, setText] = useState("");
   const id = useId();
+
+  // Esc stops the reply wherever the focus is (a dialog that handled the key
+  // first, and marked it so, keeps it).
+  useEffect(() => {
+    if (!isLoading) return;
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.key === "Escape" && !event.defaultPrevented) onStop();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [isLoading, onStop]);
 
   function submit() {
     const trimmed = text.trim();
@@ -51,7 +62,7 @@ export function Composer({
         disabled={disabled}
       />
       <span id={`${id}-hint`} className="visually-hidden">
-        Enter sends, Shift+Enter adds a new line.
+        Enter sends, Shift+Enter adds a new line, Escape stops the reply.
       </span>
       {isLoading ? (
         <button type="button" className="stop" onClick={onStop}>

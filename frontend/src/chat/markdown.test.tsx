@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { Markdown } from "./markdown";
 
@@ -28,5 +28,42 @@ describe("Markdown", () => {
     expect(docs).toHaveAttribute("rel", "noopener noreferrer");
     const bad = screen.getByText("bad").closest("a");
     expect(bad?.getAttribute("href") ?? "").not.toMatch(/javascript/i);
+  });
+
+  it("while streaming, renders the same HTML block by block as it does whole", () => {
+    const text =
+      "# Plan\n\nFirst **bold** [link](https://example.com).\n\n- a\n- b\n\n| x | y |\n| - | - |\n| 1 | 2 |\n\nLast line";
+    // The newlines react-markdown puts between blocks are the only difference.
+    const html = (element: HTMLElement) => element.innerHTML.replace(/>\s+</g, "><");
+    const whole = html(render(<Markdown text={text} />).container);
+    const streamed = html(render(<Markdown text={text} streaming />).container);
+    expect(streamed).toBe(whole);
+  });
+
+  it("streaming never renders raw HTML or javascript: links either", () => {
+    const { container } = render(
+      <Markdown
+        text={"one\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <img src=x onerror=y>"}
+        streaming
+      />,
+    );
+    expect(container.querySelector("script, img")).toBeNull();
+    expect(container.querySelector("a")?.getAttribute("href") ?? "").not.toMatch(/javascript/i);
+  });
+
+  it("highlights fenced code once the highlighter has loaded, and offers Copy code", async () => {
+    const { container } = render(<Markdown text={"```js\nconst a = 1;\n```"} />);
+    expect(screen.getByRole("button", { name: "Copy code" })).toBeInTheDocument();
+    expect(container.querySelector(".code-language")).toHaveTextContent("js");
+    await waitFor(() =>
+      expect(container.querySelector(".hljs-keyword")).toHaveTextContent("const"),
+    );
+    expect(container.querySelector("pre code")).toHaveTextContent("const a = 1;");
+  });
+
+  it("does not highlight the code block still streaming in", () => {
+    const { container } = render(<Markdown text={"Intro\n\n```js\nconst a"} streaming />);
+    expect(container.querySelector("pre code")).toHaveTextContent("const a");
+    expect(container.querySelector(".hljs-keyword")).toBeNull();
   });
 });

@@ -1,9 +1,13 @@
-import { useCallback, useLayoutEffect, useRef, useState } from "react";
-import type { ContentPart, Message } from "../stream-chat";
-import { MessageItem } from "./message-item";
+import { useMemo } from "react";
+import { type ContentPart, type Message, useAutoScroll } from "../stream-chat";
+import { type MessageActions, MessageItem } from "./message-item";
 
-/** Within this many pixels of the bottom counts as "at the bottom". */
-const STICK_THRESHOLD = 48;
+/** What a new chat offers to ask (a click sends it). */
+export const EXAMPLE_PROMPTS = [
+  "Explain JSON Web Tokens in three sentences",
+  "What is 17 × 23? Use the calculator",
+  "Write a Python function that reverses a linked list",
+];
 
 /**
  * The conversation, kept scrolled to the newest text while the user is at the
@@ -12,63 +16,86 @@ const STICK_THRESHOLD = 48;
 export function MessageList({
   messages,
   isLoading,
+  onRegenerate,
+  onEdit,
+  onExample,
 }: {
   messages: Message<ContentPart>[];
   isLoading: boolean;
+  /** Offered on the last reply when set. */
+  onRegenerate?: () => void;
+  /** Offered on the last user message when set. */
+  onEdit?: (text: string) => void;
+  /** A new chat shows example prompts when set. */
+  onExample?: (text: string) => void;
 }) {
-  const scrollerRef = useRef<HTMLDivElement>(null);
-  // Whether to follow new content; a ref so scroll events do not re-render.
-  const stickRef = useRef(true);
-  const [showJump, setShowJump] = useState(false);
-
-  const onScroll = useCallback(() => {
-    const el = scrollerRef.current;
-    if (!el) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_THRESHOLD;
-    stickRef.current = atBottom;
-    setShowJump(!atBottom);
-  }, []);
-
-  const jumpToLatest = useCallback(() => {
-    const el = scrollerRef.current;
-    if (!el) return;
-    stickRef.current = true;
-    setShowJump(false);
-    el.scrollTop = el.scrollHeight;
-  }, []);
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every content change on purpose
-  useLayoutEffect(() => {
-    const el = scrollerRef.current;
-    if (el && stickRef.current) el.scrollTop = el.scrollHeight;
-  }, [messages]);
+  const { ref, scrollToBottom, isAtBottom } = useAutoScroll<HTMLDivElement>([messages], {
+    threshold: 48,
+  });
 
   const last = messages[messages.length - 1];
+  let lastUser = -1;
+  for (let i = messages.length - 1; i >= 0; i -= 1) {
+    if (messages[i]?.role === "user") {
+      lastUser = i;
+      break;
+    }
+  }
+  // Stable objects, so the memoised messages do not re-render for nothing.
+  const replyActions = useMemo<MessageActions | undefined>(
+    () => (onRegenerate ? { onRegenerate } : undefined),
+    [onRegenerate],
+  );
+  const userActions = useMemo<MessageActions | undefined>(
+    () => (onEdit ? { onEdit } : undefined),
+    [onEdit],
+  );
   return (
     <div className="message-list-wrap">
       <div
-        ref={scrollerRef}
+        ref={ref}
         className="message-list"
         role="log"
         aria-label="Messages"
         aria-busy={isLoading}
-        onScroll={onScroll}
         // biome-ignore lint/a11y/noNoninteractiveTabindex: the scroll area must be reachable by keyboard
         tabIndex={0}
       >
         {messages.length === 0 && (
-          <p className="empty-chat">Ask anything to start a conversation.</p>
+          <div className="empty-chat">
+            <p>Ask anything to start a conversation.</p>
+            {onExample && (
+              <ul className="example-prompts" aria-label="Example prompts">
+                {EXAMPLE_PROMPTS.map((prompt) => (
+                  <li key={prompt}>
+                    <button type="button" onClick={() => onExample(prompt)}>
+                      {prompt}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
         )}
-        {messages.map((message) => (
+        {messages.map((message, index) => (
           <MessageItem
             key={message.id}
             message={message}
             streaming={isLoading && message === last && message.role === "assistant"}
+            actions={
+              isLoading
+                ? undefined
+                : message === last && message.role === "assistant"
+                  ? replyActions
+                  : index === lastUser
+                    ? userActions
+                    : undefined
+            }
           />
         ))}
       </div>
-      {showJump && (
-        <button type="button" className="jump-latest" onClick={jumpToLatest}>
+      {!isAtBottom && (
+        <button type="button" className="jump-latest" onClick={scrollToBottom}>
           Jump to latest ↓
         </button>
       )}

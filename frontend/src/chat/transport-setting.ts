@@ -1,6 +1,7 @@
 /**
- * Which transport the chat uses, chosen in the chat toolbar and kept in
- * `localStorage` (per browser, shared by tabs).
+ * Which transport the chat uses, chosen on the settings page (or with
+ * `?transport=` on a chat URL) and kept in `localStorage` (per browser,
+ * shared by tabs).
  */
 import { useCallback, useEffect, useState } from "react";
 
@@ -14,7 +15,7 @@ export const TRANSPORT_CHOICES: { value: ChatTransportChoice; label: string }[] 
 
 export const TRANSPORT_STORAGE_KEY = "chat.transport";
 
-function isChoice(value: unknown): value is ChatTransportChoice {
+export function isTransportChoice(value: unknown): value is ChatTransportChoice {
   return TRANSPORT_CHOICES.some((choice) => choice.value === value);
 }
 
@@ -22,7 +23,7 @@ function isChoice(value: unknown): value is ChatTransportChoice {
 export function loadTransportChoice(): ChatTransportChoice {
   try {
     const stored = globalThis.localStorage?.getItem(TRANSPORT_STORAGE_KEY);
-    return isChoice(stored) ? stored : "sse";
+    return isTransportChoice(stored) ? stored : "sse";
   } catch {
     return "sse";
   }

@@ -1,6 +1,7 @@
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/auth-provider";
 import { useAppConfig } from "../config/use-app-config";
+import { ThemeToggle } from "../theme/theme-toggle";
 
 /** Header (app name, model in use, navigation, account) above every signed-in page. */
 export function AppLayout() {
@@ -26,8 +27,10 @@ export function AppLayout() {
             Chat
           </NavLink>
           <NavLink to="/keys">API keys</NavLink>
+          <NavLink to="/settings">Settings</NavLink>
         </nav>
         <div className="app-account">
+          <ThemeToggle />
           {user && <span className="app-user">{user.username}</span>}
           <button type="button" onClick={onLogout}>
             Log out

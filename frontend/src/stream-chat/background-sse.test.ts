@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { createBackgroundSSETransport, defaultResolveRunId } from "./background-sse";
-import type { BackgroundSSETransportOptions, TransportContext } from "./types";
+import type { BackgroundSSETransportOptions, ChatTransportContext } from "./types";
 
 function fakeContext() {
   const events: unknown[] = [];
@@ -9,7 +9,7 @@ function fakeContext() {
   const settled = new Promise<string>((resolve) => {
     settle = resolve;
   });
-  const context: TransportContext = {
+  const context: ChatTransportContext = {
     emit: (event) => events.push(event),
     finish: vi.fn(() => settle("finish")),
     fail: vi.fn(() => settle("fail")),

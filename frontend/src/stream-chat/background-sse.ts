@@ -28,10 +28,10 @@ import type {
   BackgroundSSETransportOptions,
   ChatRequestError,
   ChatTransport,
+  ChatTransportContext,
+  ChatTransportRun,
   ContentPart,
   SSEEvent,
-  TransportContext,
-  TransportRun,
 } from "./types";
 
 /** A `ChatTransport` whose `runId` (the run to resume at mount) is read from its options. */
@@ -137,9 +137,9 @@ export function createBackgroundSSETransport<TPart = ContentPart, TEvent = SSEEv
   }
 
   function launch(
-    context: TransportContext<TPart, TEvent>,
+    context: ChatTransportContext<TPart, TEvent>,
     initial: { message: string } | { runId: string; lastEventId?: string },
-  ): TransportRun {
+  ): ChatTransportRun {
     const controller = new AbortController();
     const { signal } = controller;
     const state = {

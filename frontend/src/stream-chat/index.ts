@@ -1,25 +1,33 @@
 /**
- * Our implementation of the `@deltakit/react` public API. Code written for that
- * package works with `import { useStreamChat } from "./stream-chat"`.
+ * The public API of `@deltakit/react` 0.2.8, and nothing else: code written
+ * for that package works with `import { useStreamChat } from "./stream-chat"`.
+ * Our own helpers and extension types are imported from their modules by path.
  */
 
-export {
-  createBackgroundSSETransport,
-  defaultResolveRunId,
-  type ResumableTransport,
-} from "./background-sse";
-export {
-  appendPart,
-  appendText,
-  createId,
-  createMessage,
-  defaultEventHandler,
-  ensureAssistantMessage,
-  startTurn,
-  updateMessage,
-} from "./controller";
-export { parseSSEStream, readSSEMessages, type SSEMessage } from "./sse";
-export { createChatRequestError, createSSETransport, isAbortError } from "./transports";
-export type * from "./types";
+export { fromAgnoAgents, fromOpenAiAgents } from "./converters";
+export { parseSSEStream } from "./sse";
+export type {
+  BackgroundSSETransportOptions,
+  ChatTransport,
+  ChatTransportContext,
+  ChatTransportRun,
+  ContentPart,
+  DirectSSETransportOptions,
+  EventHelpers,
+  Message,
+  ReasoningPart,
+  SSEEvent,
+  TextDeltaEvent,
+  TextPart,
+  ToolCallEvent,
+  ToolCallPart,
+  ToolResultEvent,
+  TransportOptions,
+  UseAutoScrollOptions,
+  UseAutoScrollReturn,
+  UseStreamChatOptions,
+  UseStreamChatReturn,
+  WebSocketTransportOptions,
+} from "./types";
+export { useAutoScroll } from "./use-auto-scroll";
 export { useStreamChat } from "./use-stream-chat";
-export { createWebSocketTransport, resolveSocketUrl, WS_AUTH_CLOSE_CODE } from "./websocket";

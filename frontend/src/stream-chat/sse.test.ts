@@ -109,7 +109,15 @@ describe("parseSSEStream", () => {
     expect(events).toEqual([{ n: 1 }]);
   });
 
-  it("rejects with the abort reason when the signal aborts mid-stream", async () => {
+  it("skips comments and event:/id: lines, yielding only the data", async () => {
+    const events = await collect([
+      ': keep-alive\n\nevent: delta\nid: 7\ndata: {"n":1}\n\n',
+      "data: [DONE]\n\n",
+    ]);
+    expect(events).toEqual([{ n: 1 }]);
+  });
+
+  it("ends quietly when the signal aborts mid-stream, and releases the body", async () => {
     const encoder = new TextEncoder();
     let push: ((text: string) => void) | undefined;
     const body = new ReadableStream<Uint8Array>({
@@ -126,8 +134,27 @@ describe("parseSSEStream", () => {
       }
     })();
     push?.('data: {"n":1}\n\n');
-    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    await expect(run).resolves.toBeUndefined();
     expect(seen).toEqual([{ n: 1 }]);
+    expect(body.locked).toBe(false);
+  });
+
+  it("yields nothing and does not throw when the signal is already aborted", async () => {
+    const abort = new AbortController();
+    abort.abort();
+    const body = streamOf(['data: {"n":1}\n\n', "data: [DONE]\n\n"]);
+    const seen: unknown[] = [];
+    for await (const event of parseSSEStream(body, abort.signal)) seen.push(event);
+    expect(seen).toEqual([]);
+    expect(body.locked).toBe(false);
+  });
+
+  it("releases the reader lock at the end of the stream", async () => {
+    const body = streamOf(['data: {"n":1}\n\n', "data: [DONE]\n\n"]);
+    for await (const _event of parseSSEStream(body)) {
+      // drain
+    }
+    expect(body.locked).toBe(false);
   });
 });
 

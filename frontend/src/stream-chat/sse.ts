@@ -8,7 +8,8 @@
  *
  * `readSSEMessages` is the low-level reader (raw data plus the `id:` field,
  * which the resumable transports need for `Last-Event-ID`);
- * `parseSSEStream` is the public API on top of it (JSON events only).
+ * `parseSSEStream` is the public API on top of it (JSON events only); only
+ * the latter is exported from `index.ts`.
  */
 
 const DONE = "[DONE]";
@@ -110,29 +111,34 @@ export async function* readSSEMessages(
     }
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    if (ended) {
-      reader.releaseLock();
-    } else {
+    if (!ended) {
       // Stopped early (the consumer broke out, an abort or an error): cancel
       // the body so the connection is released.
       reader.cancel().catch(() => {});
     }
+    reader.releaseLock();
   }
 }
 
 /**
  * Yield every JSON event of an SSE body until `[DONE]` or the end of the body.
  * Data that is not JSON is skipped (a proxy's stray line must not end the
- * reply). Aborting `signal` cancels the body and rejects with its reason.
+ * reply). When `signal` aborts, before or during the stream, the generator
+ * ends quietly (as `@deltakit/react`'s does): the caller asked for the stop.
  */
 export async function* parseSSEStream<TEvent = unknown>(
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
 ): AsyncGenerator<TEvent, void, undefined> {
-  for await (const message of readSSEMessages(body, signal)) {
-    if (message.data === DONE) return;
-    const event = parseJSON(message.data);
-    if (event !== undefined) yield event as TEvent;
+  try {
+    for await (const message of readSSEMessages(body, signal)) {
+      if (message.data === DONE) return;
+      const event = parseJSON(message.data);
+      if (event !== undefined) yield event as TEvent;
+    }
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw error;
   }
 }
 

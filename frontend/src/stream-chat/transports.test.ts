@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { createChatRequestError, createSSETransport } from "./transports";
-import type { TransportContext } from "./types";
+import type { ChatTransportContext } from "./types";
 
 function fakeContext() {
   const events: unknown[] = [];
@@ -8,7 +8,7 @@ function fakeContext() {
   const settled = new Promise<string>((resolve) => {
     settle = resolve;
   });
-  const context: TransportContext = {
+  const context: ChatTransportContext = {
     emit: (event) => events.push(event),
     finish: vi.fn(() => settle("finish")),
     fail: vi.fn(() => settle("fail")),
@@ -131,5 +131,56 @@ describe("sse transport", () => {
     expect(signal?.aborted).toBe(true);
     expect(context.fail).not.toHaveBeenCalled();
     expect(context.finish).not.toHaveBeenCalled();
+  });
+});
+
+describe("sse transport and onAuthError", () => {
+  it("on 401 waits for onAuthError, then sends the same body once more with fresh headers", async () => {
+    let token = "old";
+    const calls: { auth: string | null; body: string }[] = [];
+    const fetchFn = (async (_url: string, init: RequestInit) => {
+      const auth = new Headers(init.headers).get("Authorization");
+      calls.push({ auth, body: String(init.body) });
+      if (auth !== "Bearer fresh") {
+        return new Response(JSON.stringify({ detail: "Expired", code: "token_not_valid" }), {
+          status: 401,
+        });
+      }
+      return sse('data: {"type":"text_delta","delta":"ok"}\n\ndata: [DONE]\n\n');
+    }) as unknown as typeof fetch;
+    const onAuthError = vi.fn(async (error: Error) => {
+      expect(error).toMatchObject({ status: 401, code: "token_not_valid" });
+      token = "fresh";
+    });
+    const transport = createSSETransport(() => ({
+      api: "/api/chat",
+      headers: () => ({ Authorization: `Bearer ${token}` }),
+      body: { conversation_id: "c1" },
+      fetch: fetchFn,
+      onAuthError,
+    }));
+    const { context, events, settled } = fakeContext();
+    transport.start({ message: "hi", context });
+    expect(await settled).toBe("finish");
+    expect(onAuthError).toHaveBeenCalledTimes(1);
+    expect(calls.map((c) => c.auth)).toEqual(["Bearer old", "Bearer fresh"]);
+    expect(calls[0]?.body).toBe(calls[1]?.body);
+    expect(JSON.parse(calls[1]?.body ?? "")).toEqual({ message: "hi", conversation_id: "c1" });
+    expect(events).toEqual([{ type: "text_delta", delta: "ok" }]);
+  });
+
+  it("fails with the 401 when onAuthError rejects, or when the retry is refused too", async () => {
+    const fetchFn = (async () =>
+      new Response("{}", { status: 401, statusText: "Unauthorized" })) as unknown as typeof fetch;
+    for (const onAuthError of [vi.fn(async () => Promise.reject(new Error("refused"))), vi.fn()]) {
+      const transport = createSSETransport({ api: "/api/chat", fetch: fetchFn, onAuthError });
+      const { context, settled } = fakeContext();
+      transport.start({ message: "hi", context });
+      expect(await settled).toBe("fail");
+      expect(context.fail).toHaveBeenCalledWith(
+        expect.objectContaining({ status: 401, message: "Chat request failed: 401 Unauthorized" }),
+      );
+      expect(onAuthError).toHaveBeenCalledTimes(1);
+    }
   });
 });

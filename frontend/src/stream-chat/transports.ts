@@ -1,6 +1,6 @@
 /**
  * Network side of the chat: transports start a run and report back through the
- * `TransportContext`. This file holds the `sse` transport and the helpers the
+ * `ChatTransportContext`. This file holds the `sse` transport and the helpers the
  * resumable transports share; `background-sse.ts` and `websocket.ts` plug into
  * the same `ChatTransport` interface.
  */
@@ -10,10 +10,10 @@ import type {
   ChatRequestError,
   ChatTransport,
   ContentPart,
+  DirectSSETransportOptions,
   HeadersInput,
   ReconnectPolicy,
   SSEEvent,
-  SSETransportOptions,
 } from "./types";
 
 /** Reason phrases for when a server (HTTP/2, some proxies) sends no statusText. */
@@ -123,29 +123,44 @@ export function reconnectDelay(policy: ReconnectPolicy | undefined, attempt: num
 /**
  * The default transport: POST `{message, ...body}` as JSON and read the
  * `text/event-stream` answer. `getOptions` is called at every start, so the
- * headers and body are those of the moment the user sends.
+ * headers and body are those of the moment the user sends. A 401 goes to
+ * `onAuthError` (an extension) and, once it resolves, the same body is sent
+ * again with the headers read anew.
  */
 export function createSSETransport<TPart = ContentPart, TEvent = SSEEvent>(
-  getOptions: SSETransportOptions | (() => SSETransportOptions),
+  getOptions: DirectSSETransportOptions | (() => DirectSSETransportOptions),
 ): ChatTransport<TPart, TEvent> {
+  const read = () => (typeof getOptions === "function" ? getOptions() : getOptions);
   return {
     start({ message, context }) {
-      const options = typeof getOptions === "function" ? getOptions() : getOptions;
+      const options = read();
       if (!options.api) throw new Error("useStreamChat: the sse transport needs an `api` URL");
       const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
       const controller = new AbortController();
-      const headers = { ...resolveHeaders(options.headers), "Content-Type": "application/json" };
       const body = JSON.stringify({ message, ...resolveBody(options.body) });
+      const send = (headers: Record<string, string>) =>
+        fetchImpl(options.api, {
+          method: options.method ?? "POST",
+          headers: { ...headers, "Content-Type": "application/json" },
+          body,
+          signal: controller.signal,
+          credentials: "same-origin",
+        });
 
       void (async () => {
         try {
-          const response = await fetchImpl(options.api, {
-            method: options.method ?? "POST",
-            headers,
-            body,
-            signal: controller.signal,
-            credentials: "same-origin",
-          });
+          let response = await send(resolveHeaders(options.headers));
+          if (response.status === 401 && options.onAuthError) {
+            const refused = await createChatRequestError(response);
+            try {
+              await options.onAuthError(refused);
+            } catch {
+              throw refused;
+            }
+            if (controller.signal.aborted) return;
+            // The options of now: the handler has put fresh credentials in place.
+            response = await send(resolveHeaders(read().headers));
+          }
           if (!response.ok) throw await createChatRequestError(response);
           if (!response.body) throw new Error("Chat response has no body");
           for await (const event of parseSSEStream<TEvent>(response.body, controller.signal)) {

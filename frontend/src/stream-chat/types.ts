@@ -1,9 +1,12 @@
 /**
  * Public types of our `useStreamChat` library. They mirror the public API of
- * `@deltakit/react` 0.2 (see shared/stream-chat-api.md), so code written for
- * that package works here by changing only the import.
+ * `@deltakit/react` 0.2.8 (same names, same fields), so code written for that
+ * package works here by changing only the import. Types the package does not
+ * have (our server's extra events, the error shape, extension options) live
+ * here too but are not exported from `index.ts`: the app imports them from
+ * this file.
  */
-import type { Dispatch, SetStateAction } from "react";
+import type { Dispatch, RefObject, SetStateAction } from "react";
 
 /** Plain reply or prompt text (markdown for assistant messages). */
 export interface TextPart {
@@ -111,7 +114,7 @@ export interface StreamErrorEvent {
   retryable: boolean;
 }
 
-/** Every event our server sends (see DESIGN.md, "The stream"). */
+/** Every event our server sends (docs/api.md, "The stream"). */
 export type ServerEvent =
   | SSEEvent
   | ConversationEvent
@@ -146,7 +149,7 @@ export interface ChatRequestError extends Error {
 }
 
 /** What a transport gets to drive the hook's state. */
-export interface TransportContext<TPart = ContentPart, TEvent = SSEEvent> {
+export interface ChatTransportContext<TPart = ContentPart, TEvent = SSEEvent> {
   /** Deliver one event to `onEvent` (or the default handler). */
   emit: (event: TEvent) => void;
   /** The stream ended normally. */
@@ -162,7 +165,7 @@ export interface TransportContext<TPart = ContentPart, TEvent = SSEEvent> {
 }
 
 /** A started run, as a transport returns it. */
-export interface TransportRun {
+export interface ChatTransportRun {
   /** Id of a resumable run, when the transport has one. */
   runId?: string;
   /** Abort the run (and ask the server to cancel it, when it can). */
@@ -176,7 +179,7 @@ export interface TransportStartArgs<TPart = ContentPart, TEvent = SSEEvent> {
   /** The user's text. */
   message: string;
   /** Callbacks into the hook. */
-  context: TransportContext<TPart, TEvent>;
+  context: ChatTransportContext<TPart, TEvent>;
 }
 
 /** Arguments of `ChatTransport.resume`. */
@@ -189,18 +192,19 @@ export interface TransportResumeArgs<TPart = ContentPart, TEvent = SSEEvent> {
    */
   lastEventId?: string;
   /** Callbacks into the hook. */
-  context: TransportContext<TPart, TEvent>;
+  context: ChatTransportContext<TPart, TEvent>;
 }
 
 /** A custom transport object (or one of the built-ins). */
 export interface ChatTransport<TPart = ContentPart, TEvent = SSEEvent> {
   /** Start a run for one user message. */
-  start: (args: TransportStartArgs<TPart, TEvent>) => TransportRun | undefined;
+  start: (args: TransportStartArgs<TPart, TEvent>) => ChatTransportRun | undefined;
   /** Reattach to a run that is still going (resumable transports only). */
-  resume?: (args: TransportResumeArgs<TPart, TEvent>) => TransportRun | undefined;
+  resume?: (args: TransportResumeArgs<TPart, TEvent>) => ChatTransportRun | undefined;
   /**
-   * Run id to resume at mount (resumable transports only). Read once when the
-   * hook mounts; when set and `resume` exists, the hook calls `resume`.
+   * Extension: a run id to resume at mount when `transportOptions` names none
+   * (`backgroundSSE.runId` / `getResumeKey()`, then `websocket.runId` /
+   * `getResumeKey()` come first, as in `@deltakit/react`).
    */
   runId?: string | null;
 }
@@ -212,7 +216,7 @@ export type HeadersInput = Record<string, string> | (() => Record<string, string
 export type BodyInput = Record<string, unknown> | (() => Record<string, unknown>);
 
 /** Config of the built-in `sse` transport. */
-export interface SSETransportOptions {
+export interface DirectSSETransportOptions {
   /** The POST endpoint that answers with `text/event-stream`. */
   api: string;
   /** Extra request headers (read at every send). */
@@ -223,6 +227,8 @@ export interface SSETransportOptions {
   method?: string;
   /** The fetch to use (injectable for tests); `globalThis.fetch` by default. */
   fetch?: typeof fetch;
+  /** Extension: refresh credentials after a 401 answer and send the message again, once. */
+  onAuthError?: AuthErrorHandler;
 }
 
 /** Reconnection policy of the resumable transports (an extension). */
@@ -328,7 +334,7 @@ export interface WebSocketTransportOptions {
 
 /** Per-transport configuration. */
 export interface TransportOptions {
-  sse?: Partial<SSETransportOptions>;
+  sse?: Partial<DirectSSETransportOptions>;
   backgroundSSE?: BackgroundSSETransportOptions;
   websocket?: WebSocketTransportOptions;
 }
@@ -376,4 +382,24 @@ export interface UseStreamChatReturn<TPart = ContentPart> {
   stop: () => void;
   /** Replace or update the message list. */
   setMessages: Dispatch<SetStateAction<Message<TPart>[]>>;
+}
+
+/** Options of `useAutoScroll`. */
+export interface UseAutoScrollOptions {
+  /** How `scrollToBottom()` moves (default `"smooth"`); following the stream is always instant. */
+  behavior?: ScrollBehavior;
+  /** Follow new content at all (default `true`). */
+  enabled?: boolean;
+  /** Pixels from the bottom that still count as "at the bottom" (default 50). */
+  threshold?: number;
+}
+
+/** What `useAutoScroll` returns. */
+export interface UseAutoScrollReturn<T extends HTMLElement = HTMLDivElement> {
+  /** Put on the scroll container (fixed height, `overflow-y: auto`). */
+  ref: RefObject<T | null>;
+  /** Jump to the bottom (with `behavior`) and follow new content again. */
+  scrollToBottom: () => void;
+  /** Whether the view follows the bottom; false once the user scrolled up. */
+  isAtBottom: boolean;
 }

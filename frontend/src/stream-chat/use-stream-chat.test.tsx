@@ -3,9 +3,9 @@ import { StrictMode } from "react";
 import { describe, expect, it, vi } from "vitest";
 import type {
   ChatTransport,
+  ChatTransportContext,
   Message,
   SSEEvent,
-  TransportContext,
   UseStreamChatOptions,
   UseStreamChatReturn,
 } from "./index";
@@ -15,7 +15,7 @@ import { useStreamChat } from "./index";
 function fakeTransport() {
   const runs: {
     message: string;
-    context: TransportContext;
+    context: ChatTransportContext;
     stop: ReturnType<typeof vi.fn>;
     close: ReturnType<typeof vi.fn>;
   }[] = [];
@@ -32,6 +32,11 @@ function fakeTransport() {
     return run;
   };
   return { transport, runs, last };
+}
+
+/** Let the frame the hook asked for (to render streamed events) run. */
+async function nextFrame(): Promise<void> {
+  await act(() => new Promise<void>((resolve) => requestAnimationFrame(() => resolve())));
 }
 
 function textOf(message: Message): string {
@@ -110,7 +115,7 @@ describe("useStreamChat", () => {
     expect(runs.map((r) => r.message)).toEqual(["hello"]);
   });
 
-  it("streams text_delta events into the assistant message (default handler)", () => {
+  it("streams text_delta events into the assistant message (default handler)", async () => {
     const { transport, last } = fakeTransport();
     const { chat, items } = renderHarness({ transport });
     act(() => chat().sendMessage("hi"));
@@ -119,7 +124,36 @@ describe("useStreamChat", () => {
       last().context.emit({ type: "tool_call", tool_name: "x", argument: "{}" });
       last().context.emit({ type: "text_delta", delta: "lo" });
     });
+    await nextFrame();
     expect(items()).toEqual(["user: hi", "assistant: Hello"]);
+  });
+
+  it("renders streamed events on a later frame (batched), and at once when the run ends", async () => {
+    const { transport, last } = fakeTransport();
+    const { chat, items } = renderHarness({
+      transport,
+      onEvent: (event, helpers) => {
+        if (event.type === "text_delta") helpers.appendText(event.delta);
+      },
+    });
+    act(() => chat().sendMessage("hi"));
+    // A new return object at every render: the same one means no render happened.
+    const before = chat();
+    act(() => {
+      for (const delta of ["a", "b", "c"]) last().context.emit({ type: "text_delta", delta });
+    });
+    // Not rendered yet, but the transport already sees all three tokens.
+    expect(chat()).toBe(before);
+    expect(items()).toEqual(["user: hi", "assistant: "]);
+    expect(last().context.getMessages()[1]?.parts).toEqual([{ type: "text", text: "abc" }]);
+    await nextFrame();
+    expect(items()).toEqual(["user: hi", "assistant: abc"]);
+    act(() => {
+      last().context.emit({ type: "text_delta", delta: "d" });
+      last().context.finish();
+    });
+    // finish renders what is pending without waiting for a frame.
+    expect(items()).toEqual(["user: hi", "assistant: abcd"]);
   });
 
   it("ignores sendMessage while a run is in progress, even twice in one tick", () => {
@@ -226,7 +260,7 @@ describe("useStreamChat", () => {
     expect(chat().isLoading).toBe(false);
   });
 
-  it("onEvent replaces the default handler and its helpers act on the assistant message", () => {
+  it("onEvent replaces the default handler and its helpers act on the assistant message", async () => {
     const { transport, last } = fakeTransport();
     const seen: SSEEvent[] = [];
     const { chat, items } = renderHarness({
@@ -245,6 +279,7 @@ describe("useStreamChat", () => {
       last().context.emit({ type: "tool_call", tool_name: "clock", argument: "{}" });
     });
     expect(seen.map((e) => e.type)).toEqual(["text_delta", "tool_call"]);
+    await nextFrame();
     expect(items()).toEqual(["user: hi", "assistant: [tool_call]after tool"]);
   });
 
@@ -288,8 +323,8 @@ describe("useStreamChat", () => {
     expect(ref.current?.messages).toHaveLength(2);
   });
 
-  it("calls resume at mount when a resumable transport has a run id", () => {
-    let resumed: { runId: string; context: TransportContext } | undefined;
+  it("calls resume at mount when a resumable transport has a run id", async () => {
+    let resumed: { runId: string; context: ChatTransportContext } | undefined;
     const transport: ChatTransport = {
       runId: "run-7",
       start: () => undefined,
@@ -303,7 +338,85 @@ describe("useStreamChat", () => {
     expect(chat().runId).toBe("run-7");
     expect(chat().isLoading).toBe(true);
     act(() => resumed?.context.emit({ type: "text_delta", delta: "resumed" }));
+    await nextFrame();
     expect(items()).toEqual(["assistant: resumed"]);
+  });
+
+  describe("resume from transportOptions (whatever the transport)", () => {
+    function resumableTransport() {
+      const resumed: { runId: string; context: ChatTransportContext }[] = [];
+      const stop = vi.fn();
+      const transport: ChatTransport = {
+        start: () => ({ stop }),
+        resume(args) {
+          resumed.push(args);
+          return { runId: args.runId, stop };
+        },
+      };
+      return { transport, resumed, stop };
+    }
+    const config = { startApi: "/s", eventsApi: "/e/:runId" };
+
+    it("a custom transport resumes transportOptions.backgroundSSE.runId", () => {
+      const { transport, resumed } = resumableTransport();
+      const { chat } = renderHarness({
+        transport,
+        transportOptions: { backgroundSSE: { ...config, runId: "bg-1" } },
+      });
+      expect(resumed.map((r) => r.runId)).toEqual(["bg-1"]);
+      expect(chat().runId).toBe("bg-1");
+      expect(chat().isLoading).toBe(true);
+    });
+
+    it("a custom transport resumes transportOptions.websocket.runId, after backgroundSSE's keys", () => {
+      const { transport, resumed } = resumableTransport();
+      renderHarness({
+        transport,
+        transportOptions: { websocket: { url: "/ws", getResumeKey: () => "ws-2" } },
+      });
+      expect(resumed.map((r) => r.runId)).toEqual(["ws-2"]);
+
+      const second = resumableTransport();
+      renderHarness({
+        transport: second.transport,
+        transportOptions: {
+          backgroundSSE: { ...config, getResumeKey: () => "bg-3" },
+          websocket: { url: "/ws", runId: "ws-3" },
+        },
+      });
+      expect(second.resumed.map((r) => r.runId)).toEqual(["bg-3"]);
+    });
+
+    it("resumes each run id once: not again at a re-render or after it finished", () => {
+      const { transport, resumed } = resumableTransport();
+      const options: UseStreamChatOptions = {
+        transport,
+        transportOptions: { backgroundSSE: { ...config, runId: "bg-4" } },
+      };
+      const { rerender, chat } = renderHarness(options);
+      act(() => resumed[0]?.context.finish());
+      rerender({ ...options });
+      rerender({ ...options });
+      expect(resumed).toHaveLength(1);
+      expect(chat().isLoading).toBe(false);
+      // A different run id named later is resumed.
+      rerender({ ...options, transportOptions: { backgroundSSE: { ...config, runId: "bg-5" } } });
+      expect(resumed.map((r) => r.runId)).toEqual(["bg-4", "bg-5"]);
+    });
+
+    it("does not resume after the user pressed stop, until the next send", () => {
+      const { transport, resumed, stop } = resumableTransport();
+      const options: UseStreamChatOptions = {
+        transport,
+        transportOptions: { backgroundSSE: { ...config, runId: "bg-6" } },
+      };
+      const { rerender, chat } = renderHarness(options);
+      act(() => chat().stop());
+      expect(stop).toHaveBeenCalledTimes(1);
+      rerender({ ...options, transportOptions: { backgroundSSE: { ...config, runId: "bg-7" } } });
+      expect(resumed.map((r) => r.runId)).toEqual(["bg-6"]);
+      expect(chat().isLoading).toBe(false);
+    });
   });
 
   describe("with the sse transport and an injected fetch", () => {
@@ -549,6 +662,37 @@ describe("useStreamChat", () => {
       expect(items()).toEqual(["assistant: over the socket"]);
       expect(onFinish).toHaveBeenCalledTimes(1);
       expect(chat().runId).toBeNull();
+    });
+
+    it("websocket by name: the hook's body (read at send) is in the message frame", () => {
+      const sent: unknown[] = [];
+      const sockets: (EventTarget & { readyState: number })[] = [];
+      const createWebSocket = () => {
+        const socket = Object.assign(new EventTarget(), {
+          readyState: 0,
+          send: (data: string) => sent.push(JSON.parse(data)),
+          close: () => {},
+        });
+        sockets.push(socket);
+        return socket as unknown as WebSocket;
+      };
+      const flags = { replace: false };
+      const { chat } = renderHarness({
+        transport: "websocket",
+        body: () => ({
+          conversation_id: "c9",
+          ...(flags.replace ? { replace_last_turn: true } : {}),
+        }),
+        transportOptions: { websocket: { url: "ws://x.test/ws/chat", createWebSocket } },
+      });
+      flags.replace = true;
+      act(() => chat().sendMessage("again"));
+      act(() => {
+        const socket = sockets[0] as EventTarget & { readyState: number };
+        socket.readyState = 1;
+        socket.dispatchEvent(new Event("open"));
+      });
+      expect(sent).toEqual([{ message: "again", conversation_id: "c9", replace_last_turn: true }]);
     });
 
     it("throws when a resumable transport has no config", () => {

@@ -1,6 +1,12 @@
 /**
  * `useStreamChat`: chat state around a transport. The public API matches
- * `@deltakit/react` 0.2 (shared/stream-chat-api.md).
+ * `@deltakit/react` 0.2.8.
+ *
+ * Streamed events update `messagesRef` at once (transports and `onFinish` see
+ * every event) but reach React state on an animation frame, at most once per
+ * `STREAM_RENDER_INTERVAL_MS`: a fast stream delivers many tokens in that
+ * time, and rendering each of them is work nobody sees. Anything else (send,
+ * stop, finish, `setMessages`) renders at once.
  */
 import {
   type SetStateAction,
@@ -23,13 +29,14 @@ import { createSSETransport, isAbortError, resolveBody, resolveHeaders } from ".
 import type {
   BackgroundSSETransportOptions,
   ChatTransport,
+  ChatTransportContext,
+  ChatTransportRun,
   ContentPart,
   EventHelpers,
   Message,
   SSEEvent,
-  TransportContext,
   TransportName,
-  TransportRun,
+  TransportOptions,
   UseStreamChatOptions,
   UseStreamChatReturn,
   WebSocketTransportOptions,
@@ -76,13 +83,92 @@ function createBuiltInTransport<TPart, TEvent>(
   });
 }
 
+/**
+ * The run to resume at mount, in `@deltakit/react`'s order: the resumable
+ * transports' options first (whatever `transport` is, a custom one included),
+ * then (our extension) a custom transport's own `runId`.
+ */
+function resumeKeyOf<TPart, TEvent>(
+  options: TransportOptions | undefined,
+  transport: ChatTransport<TPart, TEvent>,
+): string | null {
+  const background = options?.backgroundSSE;
+  const socket = options?.websocket;
+  return (
+    background?.runId ||
+    background?.getResumeKey?.() ||
+    socket?.runId ||
+    socket?.getResumeKey?.() ||
+    transport.runId ||
+    null
+  );
+}
+
+/**
+ * How often streamed events may render, at most. A render costs about the
+ * same whatever it carries (React, then layout and paint of the growing
+ * message), so at a fast model's rate rendering every frame is most of the
+ * page's main-thread time; ten renders a second still read as streaming
+ * (docs/performance.md, "Rendering", has the measurements). The first token
+ * after a pause renders on the next frame.
+ */
+export const STREAM_RENDER_INTERVAL_MS = 100;
+
+const now = () => globalThis.performance?.now() ?? Date.now();
+
+/** Runs a render on an animation frame, at most once per `interval` ms. */
+class RenderThrottle {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private frame: unknown = null;
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly interval: number) {}
+
+  get pending(): boolean {
+    return this.timer !== null || this.frame !== null;
+  }
+
+  schedule(render: () => void): void {
+    if (this.pending) return;
+    const onFrame = () => {
+      this.frame = null;
+      this.last = now();
+      render();
+    };
+    const toFrame = () => {
+      this.timer = null;
+      // No requestAnimationFrame outside a page (workers, some test DOMs): a frame's worth of timer.
+      this.frame =
+        typeof globalThis.requestAnimationFrame === "function"
+          ? globalThis.requestAnimationFrame(onFrame)
+          : globalThis.setTimeout(onFrame, 16);
+    };
+    const wait = this.last + this.interval - now();
+    if (wait > 0) this.timer = globalThis.setTimeout(toFrame, wait);
+    else toFrame();
+  }
+
+  /** Drop the pending render (the caller renders now, or is unmounting). */
+  cancel(): void {
+    if (this.timer !== null) globalThis.clearTimeout(this.timer);
+    if (this.frame !== null) {
+      if (typeof globalThis.cancelAnimationFrame === "function") {
+        globalThis.cancelAnimationFrame(this.frame as number);
+      }
+      globalThis.clearTimeout(this.frame as ReturnType<typeof setTimeout>);
+    }
+    this.timer = null;
+    this.frame = null;
+  }
+}
+
 interface ActiveRun {
   /** Identity of the run: callbacks of any other (stopped, older) run are ignored. */
   token: symbol;
   /** The assistant message this run streams into. */
   assistantId: string;
   /** What the transport returned (filled right after `start`). */
-  handle?: TransportRun;
+  handle?: ChatTransportRun;
 }
 
 export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
@@ -128,10 +214,41 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   // After unmount no callback may touch state (a late event from the network).
   const mountedRef = useRef(true);
 
-  const commit = useCallback((next: Message<TPart>[]) => {
-    messagesRef.current = next;
-    if (mountedRef.current) setMessagesState(next);
-  }, []);
+  // The pending render of streamed updates, if any.
+  const throttleRef = useRef<RenderThrottle | null>(null);
+  throttleRef.current ??= new RenderThrottle(STREAM_RENDER_INTERVAL_MS);
+  const throttle = throttleRef.current;
+  // True while `onEvent` runs: its updates wait for the next frame.
+  const inEventRef = useRef(false);
+  // The assistant message a resumed run streams into. Stable across
+  // StrictMode's second mount, so it is reused (and emptied: the run is
+  // replayed from its start) instead of leaving an empty duplicate behind.
+  const resumeAssistantIdRef = useRef<string | null>(null);
+  // The run id last resumed: each id is resumed once, not again at every render.
+  const resumedRef = useRef<string | null>(null);
+  // The user pressed stop: no resume until the next send.
+  const stoppedRef = useRef(false);
+
+  const commit = useCallback(
+    (next: Message<TPart>[]) => {
+      messagesRef.current = next;
+      if (!mountedRef.current) return;
+      if (inEventRef.current) {
+        throttle.schedule(() => {
+          if (mountedRef.current) setMessagesState(messagesRef.current);
+        });
+        return;
+      }
+      throttle.cancel();
+      setMessagesState(next);
+    },
+    [throttle],
+  );
+
+  /** Render what streamed in since the last render now (the run is ending). */
+  const flush = useCallback(() => {
+    if (throttle.pending) commit(messagesRef.current);
+  }, [commit, throttle]);
 
   const setMessages = useCallback(
     (action: SetStateAction<Message<TPart>[]>) => {
@@ -153,7 +270,7 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   }, []);
 
   const createContext = useCallback(
-    (run: ActiveRun): TransportContext<TPart, TEvent> => {
+    (run: ActiveRun): ChatTransportContext<TPart, TEvent> => {
       const isCurrent = () => mountedRef.current && activeRef.current?.token === run.token;
       const helpers: EventHelpers<TPart> = {
         appendText: (delta) => commit(appendTextTo(messagesRef.current, run.assistantId, delta)),
@@ -164,10 +281,16 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
         emit(event) {
           if (!isCurrent()) return;
           const handler = optionsRef.current.onEvent ?? defaultEventHandler<TPart, TEvent>;
-          handler(event, helpers);
+          inEventRef.current = true;
+          try {
+            handler(event, helpers);
+          } finally {
+            inEventRef.current = false;
+          }
         },
         finish() {
           if (!isCurrent()) return;
+          flush();
           activeRef.current = null;
           setIsLoading(false);
           setRunIdState(null);
@@ -177,6 +300,7 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
         },
         fail(failure) {
           if (!isCurrent()) return;
+          flush();
           activeRef.current = null;
           setIsLoading(false);
           if (isAbortError(failure)) return;
@@ -194,14 +318,14 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
         },
       };
     },
-    [commit, setMessages],
+    [commit, flush, setMessages],
   );
 
   /** Start (or resume) a run; a transport that throws fails the run at once. */
   const launch = useCallback(
     (
       run: ActiveRun,
-      begin: (context: TransportContext<TPart, TEvent>) => TransportRun | undefined,
+      begin: (context: ChatTransportContext<TPart, TEvent>) => ChatTransportRun | undefined,
     ) => {
       const context = createContext(run);
       activeRef.current = run;
@@ -222,6 +346,7 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
   const sendMessage = useCallback(
     (text: string) => {
       if (activeRef.current) return;
+      stoppedRef.current = false;
       const ids = { user: createId(), assistant: createId() };
       setError(null);
       commit(startTurn(messagesRef.current, text, ids));
@@ -241,42 +366,48 @@ export function useStreamChat<TPart = ContentPart, TEvent = SSEEvent>(
     // Clear first: whatever the transport reports after this is ignored, so an
     // abort can never reach onError.
     activeRef.current = null;
+    stoppedRef.current = true;
+    flush();
     setIsLoading(false);
     setRunIdState(null);
     run.handle?.stop?.();
-  }, []);
+  }, [flush]);
 
-  // The assistant message a resumed run streams into. Stable across
-  // StrictMode's second mount, so it is reused (and emptied: the run is
-  // replayed from its start) instead of leaving an empty duplicate behind.
-  const resumeAssistantIdRef = useRef<string | null>(null);
-
-  // Mount: reattach to a resumable run. Unmount: close the run in progress
-  // (disconnect only; a resumable run keeps going on the server).
+  // Unmount: close the run in progress (disconnect only; a resumable run keeps
+  // going on the server). StrictMode's remount then resumes it again.
   useEffect(() => {
     mountedRef.current = true;
-    const transport = getTransport();
-    const resumeId = transport.resume ? transport.runId : null;
-    if (transport.resume && resumeId && !activeRef.current) {
-      const resume = transport.resume;
-      resumeAssistantIdRef.current ??= createId();
-      const assistantId = resumeAssistantIdRef.current;
-      if (messagesRef.current.some((m) => m.id === assistantId)) {
-        commit(messagesRef.current.filter((m) => m.id !== assistantId));
-      }
-      setRunIdState(resumeId);
-      launch({ token: Symbol("run"), assistantId }, (context) => {
-        context.ensureAssistantMessage();
-        return resume({ runId: resumeId, context });
-      });
-    }
     return () => {
       mountedRef.current = false;
       const run = activeRef.current;
       activeRef.current = null;
+      resumedRef.current = null;
+      throttle.cancel();
       if (run?.handle) (run.handle.close ?? run.handle.stop)?.();
     };
-  }, [commit, getTransport, launch]);
+  }, [throttle]);
+
+  // Read at every render, so a run id that appears later (an option that
+  // changes) is resumed too; the effect below acts only when it changes.
+  const resumeId = resumeKeyOf(options.transportOptions, getTransport());
+
+  useEffect(() => {
+    const transport = getTransport();
+    if (!resumeId || !transport.resume) return;
+    if (activeRef.current || stoppedRef.current || resumedRef.current === resumeId) return;
+    resumedRef.current = resumeId;
+    const resume = transport.resume;
+    resumeAssistantIdRef.current ??= createId();
+    const assistantId = resumeAssistantIdRef.current;
+    if (messagesRef.current.some((m) => m.id === assistantId)) {
+      commit(messagesRef.current.filter((m) => m.id !== assistantId));
+    }
+    setRunIdState(resumeId);
+    launch({ token: Symbol("run"), assistantId }, (context) => {
+      context.ensureAssistantMessage();
+      return resume({ runId: resumeId, context });
+    });
+  }, [commit, getTransport, launch, resumeId]);
 
   return { messages, isLoading, error, runId, sendMessage, stop, setMessages };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { TransportContext, WebSocketTransportOptions } from "./types";
+import type { ChatTransportContext, WebSocketTransportOptions } from "./types";
 import { createWebSocketTransport, resolveSocketUrl } from "./websocket";
 
 /** Just enough of a browser WebSocket for the transport, driven by the test. */
@@ -57,7 +57,7 @@ function setup(extra: Partial<WebSocketTransportOptions> = {}) {
   });
   const events: unknown[] = [];
   const runIds: (string | null)[] = [];
-  const context: TransportContext = {
+  const context: ChatTransportContext = {
     emit: (event) => events.push(event),
     finish: vi.fn(),
     fail: vi.fn(),

@@ -25,10 +25,10 @@ import {
 } from "./transports";
 import type {
   ChatRequestError,
+  ChatTransportContext,
+  ChatTransportRun,
   ContentPart,
   SSEEvent,
-  TransportContext,
-  TransportRun,
   WebSocketTransportOptions,
 } from "./types";
 
@@ -105,9 +105,9 @@ export function createWebSocketTransport<TPart = ContentPart, TEvent = SSEEvent>
   }
 
   function launch(
-    context: TransportContext<TPart, TEvent>,
+    context: ChatTransportContext<TPart, TEvent>,
     initial: { message: string } | { runId: string; lastEventId?: number },
-  ): TransportRun {
+  ): ChatTransportRun {
     const firstOptions = read();
     const runIdKey = firstOptions.runIdKey ?? "runId";
     // The message frame is built once, at send: a reconnect re-sends the same one.
