@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import mfa, selectors, services, verification
 from accounts.authentication import ANY_SCOPE, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
@@ -143,7 +143,9 @@ class RegisterApi(APIView):
         if not settings.ALLOW_SIGNUP:
             raise ApiError(403, "signup_disabled", "Registration is closed.")
         data = _validated(RegisterInput, request)
+        verification.registration_email_check(email=data["email"])
         user = services.user_register(**data)
+        verification.user_registered(user=user, request=request._request)
         return Response(RegisteredUserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -155,6 +157,11 @@ class TokenObtainApi(APIView):
     @extend_schema(request=LoginInput, responses={200: _TOKEN_OUTPUT})
     def post(self, request: Request) -> Response:
         data = _validated(LoginInput, request)
+        # With TOTP on, the password alone gives no session (accounts/mfa.py).
+        mfa_token = mfa.login_challenge(ip=client_ip(request), request=request._request, **data)
+        if mfa_token is not None:
+            body = {"mfa_required": True, "mfa_token": mfa_token}
+            return Response(body, headers={"Cache-Control": "no-store"})
         issued = services.auth_login(
             username=data["username"],
             password=data["password"],

@@ -40,7 +40,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from accounts import apikeys, tokens
+from accounts import apikeys, tokens, verification
 from accounts.models import ApiKey, User
 from chatproject import db
 from chatproject.errors import WWW_AUTHENTICATE, ApiError
@@ -258,6 +258,7 @@ async def authenticate_request(request: HttpRequest, *, scope: str | None = None
         raise not_authenticated()
     principal = await aauthenticate_credentials(credentials)
     _require_scope(principal, scope)
+    await verification.chat_allowed_check(user=principal.user, scope=scope)
     # As DRF does for its views: the request log line names the user.
     request.user = principal.user
     return principal
@@ -296,6 +297,7 @@ async def authenticate_scope(
         raise not_authenticated()
     principal = await aauthenticate_credentials(credentials)
     _require_scope(principal, required_scope)
+    await verification.chat_allowed_check(user=principal.user, scope=required_scope)
     return principal
 
 
