@@ -271,17 +271,19 @@ def challenge_complete(*, mfa_token: str, code: str, ip: str) -> services.Issued
     challenge = (
         MfaChallenge.objects.select_related("user").filter(digest=_digest(mfa_token)).first()
     )
-    now = timezone.now()
-    if (
-        challenge is None
-        or challenge.used_at is not None
-        or challenge.expires_at <= now
-        or challenge.failures >= MAX_CHALLENGE_FAILURES
-        or not challenge.user.is_active
-    ):
+    if challenge is None:
         raise mfa_token_invalid()
     user = challenge.user
+    # Before the token's own checks: a throttled caller learns nothing more from it.
     throttles.login_check(username=user.get_username(), ip=ip)
+    now = timezone.now()
+    if (
+        challenge.used_at is not None
+        or challenge.expires_at <= now
+        or challenge.failures >= MAX_CHALLENGE_FAILURES
+        or not user.is_active
+    ):
+        raise mfa_token_invalid()
     method: SecondFactor | None = None
     issued: services.IssuedTokens | None = None
     with transaction.atomic():
