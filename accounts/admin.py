@@ -18,8 +18,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from accounts import services
+from accounts import admin_login, services
 from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
+
+# Staff with TOTP give a code at the admin login; ADMIN_REQUIRE_MFA makes it mandatory.
+admin.site.login_form = admin_login.AdminLoginForm
+admin.site.login_template = admin_login.TEMPLATE
 
 
 class ApiKeyInline(admin.TabularInline):
