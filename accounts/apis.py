@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpResponseBase, JsonResponse
 from django.utils.http import is_same_domain
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -24,6 +29,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import mfa, selectors, services, verification
+from accounts.api_docs import MFA_REQUIRED_OUTPUT
 from accounts.authentication import ANY_SCOPE, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
@@ -154,7 +160,14 @@ class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginInput, responses={200: _TOKEN_OUTPUT})
+    @extend_schema(
+        request=LoginInput,
+        responses={
+            200: PolymorphicProxySerializer(
+                "LoginOutput", [_TOKEN_OUTPUT, MFA_REQUIRED_OUTPUT], resource_type_field_name=None
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(LoginInput, request)
         # With TOTP on, the password alone gives no session (accounts/mfa.py).

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import password_reset, verification
+from accounts.api_docs import NOT_CONFIGURED, THROTTLED, error
 from accounts.apis import _require_object_body, _validated, client_ip
 from accounts.authentication import drf_user
 from accounts.serializers import StrictCharField, StrictEmailField
@@ -41,7 +42,10 @@ class PasswordResetApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=PasswordResetInput, responses=_ACCEPTED)
+    @extend_schema(
+        request=PasswordResetInput,
+        responses={**_ACCEPTED, 429: THROTTLED, 503: NOT_CONFIGURED},
+    )
     def post(self, request: Request) -> Response:
         data = _validated(PasswordResetInput, request)
         password_reset.password_reset_request(
@@ -54,7 +58,14 @@ class PasswordResetConfirmApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=PasswordResetConfirmInput, responses=_NO_CONTENT)
+    @extend_schema(
+        request=PasswordResetConfirmInput,
+        responses={
+            **_NO_CONTENT,
+            400: error("Bad, used or expired link (`reset_token_invalid`), or invalid input."),
+            429: THROTTLED,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(PasswordResetConfirmInput, request)
         password_reset.password_reset_confirm(ip=client_ip(request), **data)
@@ -66,7 +77,14 @@ class EmailVerifyApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=EmailVerifyInput, responses=_NO_CONTENT)
+    @extend_schema(
+        request=EmailVerifyInput,
+        responses={
+            **_NO_CONTENT,
+            400: error("Bad, used or expired link (`verification_token_invalid`)."),
+            429: THROTTLED,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(EmailVerifyInput, request)
         verification.email_verify(ip=client_ip(request), **data)
@@ -78,7 +96,18 @@ class EmailVerifyResendApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="Sent.")})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="Sent."),
+            400: error(
+                "No address on the account (`email_missing`), or a body that is not an object."
+            ),
+            409: error("Already verified (`email_already_verified`)."),
+            429: THROTTLED,
+            503: NOT_CONFIGURED,
+        },
+    )
     def post(self, request: Request) -> Response:
         _require_object_body(request)
         verification.verification_resend(user=drf_user(request), request=request._request)

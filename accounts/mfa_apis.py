@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import mfa
+from accounts.api_docs import THROTTLED, error
 from accounts.apis import _TOKEN_OUTPUT, _token_response, _validated, client_ip
 from accounts.authentication import drf_user
 from accounts.serializers import StrictCharField
@@ -54,6 +55,7 @@ class MfaStatusOutput(serializers.Serializer):
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_WRONG_PASSWORD = error("Wrong password (`invalid_credentials`).")
 
 
 class TotpApi(APIView):
@@ -63,7 +65,15 @@ class TotpApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(MfaStatusOutput(mfa.mfa_status(user=drf_user(request))).data)
 
-    @extend_schema(request=CurrentPasswordInput, responses={201: TotpSetupOutput})
+    @extend_schema(
+        request=CurrentPasswordInput,
+        responses={
+            201: TotpSetupOutput,
+            403: _WRONG_PASSWORD,
+            409: error("TOTP is already on (`mfa_already_enabled`)."),
+            429: THROTTLED,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(CurrentPasswordInput, request)
         setup = mfa.totp_begin(
@@ -73,7 +83,15 @@ class TotpApi(APIView):
             TotpSetupOutput(setup).data, status=status.HTTP_201_CREATED, headers=_NO_STORE
         )
 
-    @extend_schema(request=TotpDisableInput, responses={204: OpenApiResponse(description="Off.")})
+    @extend_schema(
+        request=TotpDisableInput,
+        responses={
+            204: OpenApiResponse(description="Off."),
+            403: error("Wrong password (`invalid_credentials`) or code (`invalid_code`)."),
+            409: error("TOTP is not on (`mfa_not_enabled`)."),
+            429: THROTTLED,
+        },
+    )
     def delete(self, request: Request) -> Response:
         data = _validated(TotpDisableInput, request)
         mfa.totp_disable(user=drf_user(request), ip=client_ip(request), **data)
@@ -83,7 +101,17 @@ class TotpApi(APIView):
 class TotpConfirmApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=CodeInput, responses=RecoveryCodesOutput)
+    @extend_schema(
+        request=CodeInput,
+        responses={
+            200: RecoveryCodesOutput,
+            403: error("Wrong or already used code (`invalid_code`)."),
+            409: error(
+                "No setup pending (`mfa_not_pending`) or already on (`mfa_already_enabled`)."
+            ),
+            429: THROTTLED,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(CodeInput, request)
         codes = mfa.totp_confirm(user=drf_user(request), code=data["code"], ip=client_ip(request))
@@ -94,7 +122,17 @@ class MfaTokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=MfaLoginInput, responses={200: _TOKEN_OUTPUT})
+    @extend_schema(
+        request=MfaLoginInput,
+        responses={
+            200: _TOKEN_OUTPUT,
+            401: error(
+                "Wrong or used code (`invalid_code`), or an unknown, used or expired "
+                "`mfa_token` (`mfa_token_invalid`)."
+            ),
+            429: THROTTLED,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(MfaLoginInput, request)
         issued = mfa.challenge_complete(ip=client_ip(request), **data)

@@ -348,6 +348,9 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600, min_val
 # On: registration emails a link, and users who have not followed it may log in
 # but not chat (403 email_unverified).
 REQUIRE_EMAIL_VERIFICATION = env.bool("REQUIRE_EMAIL_VERIFICATION", default=False)
+if REQUIRE_EMAIL_VERIFICATION and not (FRONTEND_ORIGIN or FRONTEND_ORIGIN_FROM_REQUEST):
+    # Else every registration would make an account it cannot email a link to.
+    raise EnvError("FRONTEND_ORIGIN", "the SPA's origin when REQUIRE_EMAIL_VERIFICATION is on")
 # On: staff users must have TOTP to log in to the admin.
 ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=False)
 # The product name in account emails and next to the account in authenticator apps.
