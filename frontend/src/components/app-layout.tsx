@@ -26,6 +26,7 @@ export function AppLayout() {
             Chat
           </NavLink>
           <NavLink to="/keys">API keys</NavLink>
+          <NavLink to="/account">Account</NavLink>
         </nav>
         <div className="app-account">
           {user && <span className="app-user">{user.username}</span>}
