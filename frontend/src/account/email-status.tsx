@@ -35,7 +35,7 @@ export function EmailStatus() {
             <span role="status">We sent a new link; check your inbox.</span>
           ) : (
             <button type="button" onClick={resend} disabled={state === "sending"}>
-              Send the link again
+              Send a confirmation link
             </button>
           )}
         </>
