@@ -52,6 +52,11 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [ApiKeyInline]
     change_password_form = PasswordChangeForm
     actions = ["revoke_all_sessions"]
+    # verified_email: the address the user confirmed (accounts/verification.py).
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        ("Email verification", {"fields": ("verified_email",)}),
+    )
 
     @admin.action(description="Revoke all sessions (refresh tokens)")
     def revoke_all_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

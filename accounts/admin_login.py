@@ -1,7 +1,13 @@
-"""The admin's login form: a staff user with TOTP on also gives a code (or a
-recovery code); with ``ADMIN_REQUIRE_MFA=1`` staff without TOTP are refused until
-they turn it on in the app (Account → Two-factor). Wrong passwords and codes
-count against the same limits as API logins (``accounts.throttles``)."""
+"""Two-factor in the admin.
+
+The login form: a staff user with TOTP on also gives a code (or a recovery
+code); with ``ADMIN_REQUIRE_MFA=1`` staff without TOTP are refused until they
+turn it on in the app (Account → Two-factor). Wrong passwords and codes count
+against the same limits as API logins (``accounts.throttles``).
+
+The TOTP devices page lists who has two-factor on (never the secret) and lets
+an administrator turn it off for a user who lost both phone and recovery codes.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,16 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from accounts import mfa, throttles
-from accounts.models import User
+from accounts.models import TotpDevice, User
 from chatproject.errors import ApiError
 
 TEMPLATE = "admin/accounts/login.html"
@@ -69,3 +78,36 @@ class AdminLoginForm(AdminAuthenticationForm):
         if mfa.second_factor_check(user=user, code=code) is None:
             throttles.login_failure_record(username=user.get_username(), ip=self._ip())
             raise ValidationError("Wrong or already used code.", code="invalid_code")
+
+
+@admin.register(TotpDevice)
+class TotpDeviceAdmin(admin.ModelAdmin):
+    list_display = ("user", "created_at", "confirmed_at")
+    list_filter = (("confirmed_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "created_at", "confirmed_at")
+    readonly_fields = fields
+    actions = ["turn_off"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # set up by the user, in the app, where the QR code is shown
+
+    def has_delete_permission(self, request: HttpRequest, obj: TotpDevice | None = None) -> bool:
+        return False  # through the action, which also drops recovery codes and audits
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if request.user.has_perm("accounts.change_totpdevice"):
+            return actions
+        actions.pop("turn_off", None)
+        return actions
+
+    @admin.action(description="Turn two-factor off for the selected users")
+    def turn_off(self, request: HttpRequest, queryset: QuerySet[TotpDevice]) -> None:
+        admin_id = getattr(request.user, "pk", None)
+        count = sum(
+            mfa.totp_reset_by_admin(user=device.user, admin_id=admin_id)
+            for device in queryset.select_related("user")
+        )
+        self.message_user(request, f"Two-factor turned off for {count} user(s).", messages.SUCCESS)

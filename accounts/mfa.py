@@ -220,6 +220,17 @@ def totp_disable(*, user: User, current_password: str, code: str, ip: str) -> No
     audit.info("mfa disabled user_id=%s ip=%s", user.pk, ip)
 
 
+def totp_reset_by_admin(*, user: User, admin_id: int | None) -> bool:
+    """Turn a user's two-factor off for them (lost phone and recovery codes)."""
+    with transaction.atomic():
+        deleted, _ = TotpDevice.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        MfaChallenge.objects.filter(user=user).delete()
+    if deleted:
+        audit.warning("mfa disabled by an administrator user_id=%s admin_id=%s", user.pk, admin_id)
+    return bool(deleted)
+
+
 @dataclass(frozen=True)
 class MfaStatus:
     enabled: bool

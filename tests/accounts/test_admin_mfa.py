@@ -113,3 +113,39 @@ def test_wrong_codes_and_passwords_are_throttled(client, staff):
 
     assert "Too many attempts" in throttled.content.decode()
     assert TotpDevice.objects.get(user=staff).confirmed_at is not None
+
+
+def test_an_administrator_turns_two_factor_off_for_a_user(admin_client, owner, caplog):
+    import logging
+
+    from django.urls import reverse
+
+    from accounts.models import RecoveryCode
+
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    with_totp(owner)
+    device = TotpDevice.objects.get(user=owner)
+    listing = admin_client.get(reverse("admin:accounts_totpdevice_changelist"))
+    assert listing.status_code == 200
+    assert device.secret not in listing.content.decode()
+    change = admin_client.get(reverse("admin:accounts_totpdevice_change", args=[device.pk]))
+    assert device.secret not in change.content.decode()
+
+    response = admin_client.post(
+        reverse("admin:accounts_totpdevice_changelist"),
+        {"action": "turn_off", "_selected_action": [device.pk]},
+    )
+
+    assert response.status_code == 302
+    assert not TotpDevice.objects.filter(user=owner).exists()
+    assert not RecoveryCode.objects.filter(user=owner).exists()
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "accounts.audit")
+    assert f"mfa disabled by an administrator user_id={owner.pk}" in text
+
+
+def test_the_user_page_shows_the_verified_address(admin_client, owner):
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:accounts_user_change", args=[owner.pk]))
+    assert page.status_code == 200
+    assert 'name="verified_email"' in page.content.decode()
