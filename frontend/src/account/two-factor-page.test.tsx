@@ -57,6 +57,10 @@ describe("TwoFactorPage", () => {
     expect(list.querySelectorAll("li")).toHaveLength(10);
     expect(backend.sent("POST", "/api/auth/mfa/totp/confirm")[0]?.body).toEqual({ code: "123456" });
 
+    await user.click(screen.getByRole("button", { name: "Copy the codes" }));
+    expect(await navigator.clipboard.readText()).toBe(CODES.join("\n"));
+    expect(screen.getByText("Copied.")).toBeInTheDocument();
+
     await user.click(screen.getByRole("button", { name: "I have saved them" }));
     expect(await screen.findByText(/Recovery codes left/)).toHaveTextContent("10");
     expect(screen.queryByTestId("recovery-codes")).toBeNull();

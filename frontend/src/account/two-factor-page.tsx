@@ -175,6 +175,17 @@ function Confirm({
 }
 
 function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const [copied, setCopied] = useState<boolean | null>(null);
+
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(codes.join("\n"));
+      setCopied(true);
+    } catch {
+      setCopied(false); // insecure context or refused: the user selects them by hand
+    }
+  }
+
   return (
     <div className="new-key recovery-codes">
       <h3>Two-factor is on. Save your recovery codes</h3>
@@ -189,6 +200,12 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
           </li>
         ))}
       </ul>
+      <p role="status" className="muted">
+        {copied === true ? "Copied." : copied === false ? "Select the codes and copy them." : ""}
+      </p>
+      <button type="button" onClick={copy}>
+        Copy the codes
+      </button>{" "}
       <button type="button" onClick={onDone}>
         I have saved them
       </button>
