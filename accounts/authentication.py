@@ -8,7 +8,8 @@
 All three read the same credentials and apply the same rules, with the same
 error codes: ``not_authenticated``, ``token_not_valid``, ``api_key_invalid``,
 ``user_inactive`` (401), ``ambiguous_credentials`` (400, a Bearer token and an
-API key on one request), ``insufficient_scope`` (403).
+API key on one request), ``insufficient_scope`` (403), and on the chat scope
+``email_unverified`` (403, with ``REQUIRE_EMAIL_VERIFICATION``: accounts/verification.py).
 
 Cost per request: a JWT is verified on the CPU and costs one query (the user
 row, for ``is_active``); an API key costs one query (key joined with its user)
