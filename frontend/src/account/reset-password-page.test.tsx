@@ -1,6 +1,6 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter } from "react-router";
+import { MemoryRouter, useLocation } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ForgotPasswordPage } from "./forgot-password-page";
 import { ResetPasswordPage } from "./reset-password-page";
@@ -10,8 +10,18 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+function Location() {
+  const location = useLocation();
+  return <span data-testid="location">{`${location.pathname}${location.search}`}</span>;
+}
+
 function renderAt(path: string, page: React.ReactNode) {
-  render(<MemoryRouter initialEntries={[path]}>{page}</MemoryRouter>);
+  render(
+    <MemoryRouter initialEntries={[path]}>
+      {page}
+      <Location />
+    </MemoryRouter>,
+  );
 }
 
 describe("ForgotPasswordPage", () => {
@@ -47,6 +57,7 @@ describe("ResetPasswordPage", () => {
     const backend = fakeBackend({ "POST /api/auth/password/reset/confirm": () => json(204) });
     renderAt("/reset-password?uid=MQ&token=abc-123", <ResetPasswordPage />);
     const user = userEvent.setup();
+    expect(await screen.findByTestId("location")).toHaveTextContent(/^\/reset-password$/);
 
     await user.type(screen.getByLabelText("New password"), "a-new-passphrase");
     await user.type(screen.getByLabelText("New password again"), "a-new-passphrase");

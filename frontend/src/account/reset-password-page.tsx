@@ -1,5 +1,5 @@
-import { type FormEvent, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { type FormEvent, useEffect, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { confirmPasswordReset } from "./api";
 import { errorText } from "./errors";
 import "./account.css";
@@ -9,8 +9,16 @@ const INVALID = "This link is invalid, already used or expired. Ask for a new on
 /** `/reset-password?uid=…&token=…`, the link in the reset email: choose a new password. */
 export function ResetPasswordPage() {
   const [params] = useSearchParams();
-  const uid = params.get("uid") ?? "";
-  const token = params.get("token") ?? "";
+  const navigate = useNavigate();
+  // Read once, then dropped from the address bar: the token stays out of the
+  // browser's history on a shared computer (reopen the email to start again).
+  const [{ uid, token }] = useState(() => ({
+    uid: params.get("uid") ?? "",
+    token: params.get("token") ?? "",
+  }));
+  useEffect(() => {
+    if (params.has("token")) navigate("/reset-password", { replace: true });
+  }, [params, navigate]);
   const [password, setPassword] = useState("");
   const [repeat, setRepeat] = useState("");
   const [busy, setBusy] = useState(false);
