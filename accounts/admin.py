@@ -4,72 +4,35 @@ An API key is created through ``api_key_create``; its plaintext is rendered once
 on the page that answers the form (not stored, not put in a message cookie, not
 shown again). Outstanding/blacklisted tokens are SimpleJWT's own admin pages.
 
-The admin's login form counts against the API's login limits and writes the
-same audit lines (``AdminLoginForm``); ``admin_login`` answers a throttled
-attempt with a 429 page and ``Retry-After``.
+The admin's login form (``accounts.admin_login.AdminLoginForm``) counts against
+the API's login limits, asks staff with TOTP for a code and writes the same
+audit lines; ``admin_login`` answers a throttled attempt with a 429 page and
+``Retry-After``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from rest_framework.throttling import BaseThrottle
 
-from accounts import services, throttles
+from accounts import admin_login as admin_mfa
+from accounts import services
 from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
-from chatproject.errors import ApiError
 from usage.admin import ApiKeyUsageMixin, UserUsageMixin
 
 if TYPE_CHECKING:
-    from rest_framework.request import Request
+    pass
 
 audit = logging.getLogger("accounts.audit")
-
-
-class AdminLoginForm(AdminAuthenticationForm):
-    """Django's admin login, counted like ``POST /api/auth/token``: the attempt is
-    counted before the password hash, a right password gives the count back, and
-    failures reach the audit log."""
-
-    throttled_wait: int | None = None
-
-    def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username")
-        if username is None or not self.cleaned_data.get("password") or self.request is None:
-            return super().clean()  # Django's own "field required" errors
-        # The client IP exactly as the API's limits see it (NUM_PROXIES); get_ident
-        # reads only META, which a Django request has too.
-        ip = BaseThrottle().get_ident(cast("Request", self.request))
-        try:
-            attempt = throttles.login_attempt_begin(username=username, ip=ip)
-        except ApiError as error:
-            self.throttled_wait = int(error.headers["Retry-After"])
-            audit.warning("admin login throttled username=%r ip=%s", username[:150], ip)
-            raise ValidationError(error.detail, code="throttled") from None
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if self.user_cache is not None:  # right password, but not staff or inactive
-                attempt.succeeded()
-            audit.warning("admin login failed username=%r ip=%s", username[:150], ip)
-            raise
-        attempt.succeeded()
-        audit.info("admin login user_id=%s ip=%s", self.get_user().pk, ip)
-        return cleaned
-
-
-admin.site.login_form = AdminLoginForm
 
 
 def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -81,6 +44,12 @@ def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = Non
         response.status_code = 429
         response["Retry-After"] = str(wait)
     return response
+
+
+# Counted like API logins; staff with TOTP give a code, ADMIN_REQUIRE_MFA makes it
+# mandatory (accounts/admin_login.py).
+admin.site.login_form = admin_mfa.AdminLoginForm
+admin.site.login_template = admin_mfa.TEMPLATE
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -109,6 +78,11 @@ class UserAdmin(UserUsageMixin, DjangoUserAdmin):
     inlines = [ApiKeyInline]
     change_password_form = PasswordChangeForm
     actions = ["revoke_all_sessions"]
+    # verified_email: the address the user confirmed (accounts/verification.py).
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        ("Email verification", {"fields": ("verified_email",)}),
+    )
 
     @admin.action(description="Revoke all sessions (refresh tokens)")
     def revoke_all_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpResponseBase, JsonResponse
 from django.utils.http import is_same_domain
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -24,7 +29,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import mfa, selectors, services, verification
+from accounts.api_docs import MFA_REQUIRED_OUTPUT
 from accounts.authentication import ANY_SCOPE, drf_principal, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
@@ -148,7 +154,9 @@ class RegisterApi(APIView):
         if not settings.ALLOW_SIGNUP:
             raise ApiError(403, "signup_disabled", "Registration is closed.")
         data = _validated(RegisterInput, request)
+        verification.registration_email_check(email=data["email"])
         user = services.user_register(**data)
+        verification.user_registered(user=user, request=request._request)
         return Response(RegisteredUserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,9 +165,21 @@ class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginInput, responses={200: _TOKEN_OUTPUT})
+    @extend_schema(
+        request=LoginInput,
+        responses={
+            200: PolymorphicProxySerializer(
+                "LoginOutput", [_TOKEN_OUTPUT, MFA_REQUIRED_OUTPUT], resource_type_field_name=None
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(LoginInput, request)
+        # With TOTP on, the password alone gives no session (accounts/mfa.py).
+        mfa_token = mfa.login_challenge(ip=client_ip(request), request=request._request, **data)
+        if mfa_token is not None:
+            body = {"mfa_required": True, "mfa_token": mfa_token}
+            return Response(body, headers={"Cache-Control": "no-store"})
         issued = services.auth_login(
             username=data["username"],
             password=data["password"],

@@ -8,7 +8,9 @@
 All three read the same credentials and apply the same rules, with the same
 error codes: ``not_authenticated``, ``token_not_valid``, ``token_revoked``,
 ``api_key_invalid``, ``user_inactive`` (401), ``ambiguous_credentials`` (400, a
-Bearer token and an API key on one request), ``insufficient_scope`` (403).
+Bearer token and an API key on one request), ``insufficient_scope`` (403), and on
+the chat scope ``email_unverified`` (403, with ``REQUIRE_EMAIL_VERIFICATION``:
+accounts/verification.py).
 
 Revocation is immediate: an access token carries its session (token family) id
 in the ``fam`` claim, and the one query that reads the user reads the session
@@ -51,7 +53,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from accounts import apikeys, tokens
+from accounts import apikeys, tokens, verification
 from accounts.models import ApiKey, TokenFamily, User, password_fingerprint
 from chatproject import db
 from chatproject.errors import WWW_AUTHENTICATE, ApiError
@@ -305,6 +307,7 @@ async def authenticate_request(request: HttpRequest, *, scope: str | None = None
         raise not_authenticated()
     principal = await aauthenticate_credentials(credentials)
     _require_scope(principal, scope)
+    await verification.chat_allowed_check(user=principal.user, scope=scope)
     # As DRF does for its views: the request log line names the user.
     request.user = principal.user
     return principal
@@ -343,6 +346,7 @@ async def authenticate_scope(
         raise not_authenticated()
     principal = await aauthenticate_credentials(credentials)
     _require_scope(principal, required_scope)
+    await verification.chat_allowed_check(user=principal.user, scope=required_scope)
     return principal
 
 

@@ -16,8 +16,16 @@ class User(AbstractUser):
     """The project's user. A custom model from day one, so fields can be added
     later without Django's hard mid-project switch of ``AUTH_USER_MODEL``."""
 
+    # The address the user proved to own (accounts/verification.py). Kept as the
+    # address, not a flag, so an email changed later (in the admin) is unverified.
+    verified_email = models.EmailField(blank=True, default="")
+
     class Meta:
         db_table = "accounts_user"
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email) and self.verified_email.casefold() == self.email.casefold()
 
 
 def password_fingerprint(password_hash: str) -> str:
@@ -118,3 +126,68 @@ class ApiKey(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+# --------------------------------------------------------------------------
+# Two-factor authentication (accounts/mfa.py)
+# --------------------------------------------------------------------------
+
+
+class TotpDevice(models.Model):
+    """A user's TOTP authenticator (RFC 6238). Pending until ``confirmed_at`` is set
+    by a first valid code; only a confirmed device is asked for at login.
+
+    ``last_step`` is the last accepted time step: a code is accepted only for a
+    later step, so an observed code cannot be replayed within its window.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device"
+    )
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "TOTP device"
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "pending"
+        return f"TOTP of {self.user_id} ({state})"
+
+
+class RecoveryCode(models.Model):
+    """A one-time recovery code; only its SHA-256 is kept (the code has 80 random bits)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "digest"], name="recovery_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """A password accepted, a second factor still due: what an ``mfa_token`` names.
+    Only the token's SHA-256 is stored; it expires and works once."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_challenges"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"MFA challenge of {self.user_id}"

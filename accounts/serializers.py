@@ -67,6 +67,7 @@ class UserOutput(serializers.Serializer):
     username = serializers.CharField()
     email = serializers.CharField()
     is_staff = serializers.BooleanField()
+    email_verified = serializers.BooleanField(help_text="The address was confirmed by email.")
 
 
 class RegisteredUserOutput(serializers.Serializer):

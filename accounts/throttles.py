@@ -182,21 +182,6 @@ def _login_limits(username: str, ip: str) -> list[tuple[str, str]]:
     ]
 
 
-def login_check(*, username: str, ip: str) -> None:
-    """Read-only: 429 when a login limit is already reached. Checking and recording
-    in two steps can be raced; prefer ``login_attempt_begin``."""
-    waits = [retry_after(name, ident) for name, ident in _login_limits(username, ip)]
-    wait = max((w for w in waits if w is not None), default=None)
-    if wait is not None:
-        raise throttled(wait)
-
-
-def login_failure_record(*, username: str, ip: str) -> None:
-    """Count one failure on the login limits (see ``login_check``)."""
-    for name, ident in _login_limits(username, ip):
-        hit(name, ident)
-
-
 class _IpRateThrottle(BaseThrottle):
     """Every request counts, per client IP (``NUM_PROXIES`` decides which IP)."""
 

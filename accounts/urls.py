@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import apis
+from accounts import apis, email_apis, mfa_apis
 
 urlpatterns = [
     path("auth/register", apis.RegisterApi.as_view(), name="auth-register"),
@@ -16,6 +16,22 @@ urlpatterns = [
         name="auth-session-revoke",
     ),
     path("auth/password", apis.PasswordChangeApi.as_view(), name="auth-password"),
+    # Password reset, email verification, TOTP (accounts/email_apis.py, mfa_apis.py).
+    path("auth/password/reset", email_apis.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password/reset/confirm",
+        email_apis.PasswordResetConfirmApi.as_view(),
+        name="auth-password-reset-confirm",
+    ),
+    path("auth/email/verify", email_apis.EmailVerifyApi.as_view(), name="auth-email-verify"),
+    path(
+        "auth/email/verify/resend",
+        email_apis.EmailVerifyResendApi.as_view(),
+        name="auth-email-verify-resend",
+    ),
+    path("auth/mfa/totp", mfa_apis.TotpApi.as_view(), name="auth-mfa-totp"),
+    path("auth/mfa/totp/confirm", mfa_apis.TotpConfirmApi.as_view(), name="auth-mfa-totp-confirm"),
+    path("auth/token/mfa", mfa_apis.MfaTokenApi.as_view(), name="auth-token-mfa"),
     path("keys", apis.ApiKeyListCreateApi.as_view(), name="api-key-list"),
     path("keys/<int:key_id>", apis.ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
 ]

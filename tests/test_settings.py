@@ -90,6 +90,19 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "chat.example.com"}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "localhost,*"}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": "10.0.0.5"}, "DJANGO_SECRET_KEY"),
+        (
+            {
+                "DJANGO_DEBUG": "1",
+                "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            },
+            "EMAIL_FILE_PATH",
+        ),
+        ({"DJANGO_DEBUG": "1", "EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_SSL"),
+        ({"DJANGO_DEBUG": "1", "FRONTEND_ORIGIN": "chat.example.com"}, "FRONTEND_ORIGIN"),
+        (
+            {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 50, "REQUIRE_EMAIL_VERIFICATION": "1"},
+            "FRONTEND_ORIGIN",
+        ),
     ],
 )
 def test_bad_configuration_stops_startup_with_one_line(env, variable):

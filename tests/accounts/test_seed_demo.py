@@ -30,6 +30,12 @@ def test_seed_demo_creates_a_user_whose_printed_password_works():
 
 
 @pytest.mark.django_db
+def test_the_demo_user_counts_as_verified(django_user_model):
+    _run()
+    assert django_user_model.objects.get(username="demo").email_verified
+
+
+@pytest.mark.django_db
 def test_if_empty_does_nothing_when_users_exist(owner, django_user_model):
     assert _run("--if-empty") == ""
     assert not django_user_model.objects.filter(username="demo").exists()

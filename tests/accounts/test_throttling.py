@@ -28,6 +28,10 @@ def test_default_limits_are_the_documented_ones():
         "login_failures_username": "30/min",
         "refresh": "60/min",
         "register": "10/min",
+        "password_reset_ip": "10/hour",
+        "password_reset_email": "3/hour",
+        "email_link_ip": "30/hour",
+        "verification_resend": "3/hour",
     }
 
 

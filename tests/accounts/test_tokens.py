@@ -31,6 +31,7 @@ def test_login_returns_access_token_user_and_sets_only_a_refresh_cookie(client, 
         "username": "owner",
         "email": "owner@example.com",
         "is_staff": False,
+        "email_verified": False,
     }
     expires = datetime.fromisoformat(body["access_expires_at"])
     assert expires.tzinfo is not None
@@ -274,6 +275,7 @@ def test_me_returns_the_user_for_a_bearer_token(client, logged_in, owner):
         "username": "owner",
         "email": "owner@example.com",
         "is_staff": False,
+        "email_verified": False,
     }
 
 

@@ -335,6 +335,7 @@ def test_chat_flow_from_signup_to_logout(page: Page, chat_app: ChatApp) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
     expect(page).to_have_url(f"{url}/keys")
     page.get_by_label("Name", exact=True).fill("e2e script")
+    page.get_by_label("Your password").fill(PASSWORD)  # minting a key asks for it
     page.get_by_role("button", name="Create key").click()
     expect(page.get_by_role("heading", name="Your new key “e2e script”")).to_be_visible()
     key_input = page.get_by_label("New API key")

@@ -20,6 +20,8 @@ export interface User {
   id: number | string;
   username: string;
   email?: string;
+  /** The address was confirmed by following the emailed link. */
+  email_verified?: boolean;
 }
 
 export type SessionStatus = "loading" | "authenticated" | "anonymous";
@@ -111,6 +113,20 @@ interface TokenResponse {
   access: string;
   access_expires_at: string;
   user?: User;
+}
+
+/**
+ * The login's answer for a user with two-factor on: the password was right, and
+ * `completeMfaLogin(mfaToken, code)` finishes it (the token lives 5 minutes).
+ */
+export class MfaRequiredError extends Error {
+  readonly mfaToken: string;
+
+  constructor(mfaToken: string) {
+    super("Two-factor code required.");
+    this.name = "MfaRequiredError";
+    this.mfaToken = mfaToken;
+  }
 }
 
 export interface AuthSessionOptions {
@@ -221,6 +237,22 @@ export class AuthSession {
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", ...COOKIE_HEADERS },
       body: JSON.stringify({ username, password }),
+    });
+    if (!response.ok) throw await apiErrorFrom(response);
+    const data = (await response.json()) as TokenResponse & { mfa_token?: string };
+    if (data.mfa_token) throw new MfaRequiredError(data.mfa_token);
+    const user = data.user ?? (await this.fetchMe(data.access));
+    this.accept(data, user);
+    return user;
+  }
+
+  /** The login's second step: the `mfa_token` and a TOTP or recovery code. */
+  async completeMfaLogin(mfaToken: string, code: string): Promise<User> {
+    const response = await this.fetchImpl("/api/auth/token/mfa", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", ...COOKIE_HEADERS },
+      body: JSON.stringify({ mfa_token: mfaToken, code }),
     });
     if (!response.ok) throw await apiErrorFrom(response);
     const data = (await response.json()) as TokenResponse;

@@ -28,6 +28,7 @@ export function AppLayout() {
           </NavLink>
           <NavLink to="/keys">API keys</NavLink>
           <NavLink to="/settings">Settings</NavLink>
+          <NavLink to="/account">Account</NavLink>
         </nav>
         <div className="app-account">
           <ThemeToggle />

@@ -19,6 +19,8 @@ export interface CreatedApiKey extends ApiKey {
 
 export interface CreateApiKeyInput {
   name: string;
+  /** The account password: minting a key needs it, not just a live session. */
+  password: string;
   expires_at?: string;
   scopes?: string[];
 }

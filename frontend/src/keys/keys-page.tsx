@@ -82,6 +82,7 @@ export function KeysPage() {
   const [name, setName] = useState("");
   const [expires, setExpires] = useState("");
   const [scopes, setScopes] = useState<string[]>(["chat"]);
+  const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
@@ -105,12 +106,13 @@ export function KeysPage() {
 
   async function onCreate(event: FormEvent) {
     event.preventDefault();
-    if (!name.trim() || scopes.length === 0) return;
+    if (!name.trim() || scopes.length === 0 || !password) return;
     setBusy(true);
     setFormError(null);
     try {
       const input = {
         name: name.trim(),
+        password,
         scopes,
         // A date picks the end of that day in the user's time zone.
         ...(expires ? { expires_at: new Date(`${expires}T23:59:59`).toISOString() } : {}),
@@ -118,11 +120,16 @@ export function KeysPage() {
       const key = await createKey(api, input);
       setCreated(key);
       setName("");
+      setPassword("");
       setExpires("");
       setScopes(["chat"]);
       await load();
     } catch (caught) {
-      if (caught instanceof ApiError) {
+      if (caught instanceof ApiError && caught.code === "invalid_credentials") {
+        setFormError("Your password is wrong.");
+      } else if (caught instanceof ApiError && caught.code === "password_required") {
+        setFormError("Enter your password to create a key.");
+      } else if (caught instanceof ApiError) {
         const fields = Object.values(caught.fieldErrors());
         setFormError(fields.length ? fields.join(" ") : caught.message);
       } else {
@@ -182,6 +189,17 @@ export function KeysPage() {
             onChange={(e) => setExpires(e.target.value)}
           />
         </div>
+        <div className="field">
+          <label htmlFor="key-password">Your password</label>
+          <input
+            id="key-password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
         <fieldset className="field scopes">
           <legend>Scopes</legend>
           {SCOPES.map((scope) => (
@@ -204,7 +222,7 @@ export function KeysPage() {
         <button
           type="submit"
           className="primary"
-          disabled={busy || !name.trim() || scopes.length === 0}
+          disabled={busy || !name.trim() || scopes.length === 0 || !password}
         >
           {busy ? "Creating…" : "Create key"}
         </button>
