@@ -288,6 +288,7 @@ def test_an_mfa_token_dies_after_five_wrong_codes(client, owner, settings):
         "DEFAULT_THROTTLE_RATES": {
             **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
             "login_failures_username": "100/min",
+            "login_failures_username_ip": "100/min",
         },
     }
     secret, _ = enable(client, owner)
