@@ -1,4 +1,4 @@
-/** API key endpoints (see DESIGN.md, HTTP contract). */
+/** API key endpoints (docs/api.md, "Authentication, sessions and API keys"). */
 import type { ApiClient } from "../api/client";
 
 export interface ApiKey {
