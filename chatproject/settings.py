@@ -343,6 +343,13 @@ RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_valu
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
 
+# --------------------------------------------------------------------------
+# Tool calls: a time limit per call; sync tools run in worker processes
+# (chat/tool_pool.py, docs/customising.md#tools)
+# --------------------------------------------------------------------------
+
+CHAT_TOOL_TIMEOUT_SECONDS = env.int("CHAT_TOOL_TIMEOUT_SECONDS", default=10, min_value=1)
+
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
 
