@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pebble import ProcessPool
+from pebble import ProcessFuture, ProcessPool
 
 # Tool calls that can compute at the same time; more wait for a free worker.
 # Each worker is a Python process with Django loaded.
@@ -55,16 +55,19 @@ def _init_worker() -> None:
         django.setup()
 
 
-def _get_pool() -> ProcessPool:
+def _schedule(
+    func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], seconds: float
+) -> ProcessFuture[Any]:
     global _pool
+    # Under the lock: a new pool only starts (becomes active) with its first task.
     with _pool_lock:
-        if _pool is None or not _pool.active:
+        if _pool is None or not _pool.active:  # never started, or broken
             _pool = ProcessPool(
                 max_workers=WORKERS,
                 initializer=_init_worker,
                 context=multiprocessing.get_context("spawn"),
             )
-        return _pool
+        return _pool.schedule(func, args=args, kwargs=kwargs, timeout=seconds)
 
 
 async def run_in_pool(
@@ -73,7 +76,7 @@ async def run_in_pool(
     """``func(*args, **kwargs)`` in a worker process; ``ToolTimeout`` once it has run
     ``seconds`` (or waited ``QUEUE_SECONDS`` more for a worker). The caller
     being cancelled (the client left) stops the call's worker too."""
-    future = _get_pool().schedule(func, args=args, kwargs=kwargs, timeout=seconds)
+    future = _schedule(func, args, kwargs, seconds)
     try:
         async with asyncio.timeout(seconds + QUEUE_SECONDS):
             return await asyncio.wrap_future(future)
@@ -82,13 +85,3 @@ async def run_in_pool(
     finally:
         # A running call's worker is stopped by the pool's manager thread.
         future.cancel()
-
-
-def shutdown() -> None:
-    """Stop the workers (tests; the pool also stops itself at interpreter exit)."""
-    global _pool
-    with _pool_lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        pool.stop()
-        pool.join()

@@ -27,6 +27,18 @@ def hold_the_gil(seconds: int) -> str:
     return "held the GIL and returned"
 
 
+def note_pid_then_hold(path: str, seconds: int) -> str:
+    """Write this process's id to a file, then hold the GIL.
+
+    Args:
+        path: The file to write.
+        seconds: How long to hold it.
+    """
+    with open(path, "w") as file:
+        file.write(str(os.getpid()))
+    return hold_the_gil(seconds)
+
+
 def worker_pid() -> str:
     """The process id of the process the tool runs in."""
     return str(os.getpid())

@@ -25,7 +25,12 @@ from chat.tools import (
     unregister_tool,
 )
 from tests.chat.conftest import LIVE_ENV, chat
-from tests.chat.hostile_tools import hold_the_gil, wants_the_context, worker_pid
+from tests.chat.hostile_tools import (
+    hold_the_gil,
+    note_pid_then_hold,
+    wants_the_context,
+    worker_pid,
+)
 from tests.conftest import ServerProcess, bearer
 from tests.fake_openai import FakeOpenAI, text, tool_call
 
@@ -117,6 +122,14 @@ async def invoke(tool, arguments: dict) -> str:
     return await tool.on_invoke_tool(context, json.dumps(arguments))
 
 
+async def eventually(condition, seconds: float = 30) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition did not become true")
+
+
 async def test_a_sync_tool_runs_in_another_process(register):
     tool = register(worker_pid)
     assert await invoke(tool, {}) != str(os.getpid())
@@ -154,6 +167,27 @@ async def test_a_tool_holding_the_gil_is_stopped_at_the_limit_while_the_loop_run
     assert ticks >= 20
     # A worker replaced the stopped one.
     assert await invoke(registered_tools()["calculate"], {"expression": "6 * 7"}) == "42"
+
+
+async def test_a_call_whose_turn_is_cancelled_has_its_worker_stopped(register, tmp_path):
+    tool = register(note_pid_then_hold)
+    pid_file = tmp_path / "pid"
+    call = asyncio.create_task(invoke(tool, {"path": str(pid_file), "seconds": 60}))
+    await eventually(lambda: pid_file.exists() and pid_file.read_text())
+    pid = int(pid_file.read_text())
+    call.cancel()  # what a client leaving mid-stream does to the turn
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    await eventually(lambda: not alive())  # the pool's manager stops it (SIGTERM, SIGKILL)
+    assert await invoke(registered_tools()["calculate"], {"expression": "1 + 1"}) == "2"
 
 
 async def test_an_async_tool_is_stopped_at_the_limit(register, settings):
