@@ -10,12 +10,13 @@ replaced, while the turn goes on with an error result for the model.
 
 Pebble's ``ProcessPool`` rather than ``concurrent.futures.ProcessPoolExecutor``:
 the standard pool cannot stop one task, and killing one of its workers breaks the
-pool, failing every other call in flight. The pool starts on the first tool call
-(``manage.py`` commands never spawn it) with ``WORKERS`` processes started by
-``spawn``: the server process has threads, and forking a threaded process can
-copy a lock in the held state. A worker imports the tool's module (and sets
-Django up, so a tool may use the ORM) once, before its first call; the time
-limit counts from when a worker takes the call, so that start is not in it.
+pool, failing every other call in flight. The pool starts when the server builds
+an agent with tools (``manage.py`` commands never spawn it), with ``WORKERS``
+processes started by ``spawn``: the server process has threads, and forking a
+threaded process can copy a lock in the held state. A worker imports the tool's
+module (and sets Django up, so a tool may use the ORM) once, before its first
+call; the time limit counts from when a worker takes the call, so that start is
+not in it.
 
 What crosses the process boundary: the function by reference (so it must be a
 module-level function), its arguments and its return value (all pickled).
@@ -68,6 +69,16 @@ def _schedule(
                 context=multiprocessing.get_context("spawn"),
             )
         return _pool.schedule(func, args=args, kwargs=kwargs, timeout=seconds)
+
+
+def start_workers() -> None:
+    """Start the workers in the background unless they run already, so that the
+    first tool call does not wait for them (``chat.agent`` calls this when it
+    builds an agent that has tools)."""
+    with _pool_lock:
+        started = _pool is not None and _pool.active
+    if not started:
+        _schedule(os.getpid, (), {}, 60)
 
 
 async def run_in_pool(
