@@ -65,6 +65,7 @@ from openai import AsyncOpenAI, Timeout
 
 from chat import openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
+from chat.tool_pool import start_workers as start_tool_workers
 from chat.tools import registered_tools, registry_generation
 from chatproject import db
 from chatproject.env import EnvError
@@ -159,12 +160,15 @@ def _build_agent(
     else:
         model = OpenAIResponsesModel(model=config.name, openai_client=_client(config))
         model_settings = ModelSettings(max_tokens=max_tokens)
+    tools = _enabled_tools(identity)
+    if tools:
+        start_tool_workers()  # sync tools run in worker processes: start them now
     return Agent(
         name=identity.name,
         instructions=identity.instructions,
         model=model,
         model_settings=model_settings,
-        tools=_enabled_tools(identity),
+        tools=tools,
     )
 
 

@@ -8,7 +8,10 @@ The signature (with type hints) and the docstring's ``Args:`` become the schema
 the model sees, so write them for the model. Keep a tool's work bounded: the
 model chooses its arguments. Raise ``ToolInputError`` with a message the model
 may read; any other exception reaches the model as a generic failure.
-An ``async def`` tool works the same way (use one for network calls).
+A plain ``def`` tool runs in a worker process (so it must stay a module-level
+function), stopped at ``CHAT_TOOL_TIMEOUT_SECONDS``. An ``async def`` tool runs
+on the server's event loop under the same limit: use one for network calls,
+never for computing (docs/customising.md, "Where a tool runs").
 
 ``word_count`` is a working example (models are unreliable at counting words);
 replace it with your own. Its test is ``tests/chat/test_custom_tools.py``.

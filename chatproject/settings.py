@@ -460,6 +460,13 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WS_MAX_FRA
 # More frames than this in any minute close the socket with 4429.
 WS_MAX_FRAMES_PER_MINUTE = env.int("WS_MAX_FRAMES_PER_MINUTE", default=120, min_value=1)
 
+# --------------------------------------------------------------------------
+# Tool calls: a time limit per call; sync tools run in worker processes
+# (chat/tool_pool.py, docs/customising.md#tools)
+# --------------------------------------------------------------------------
+
+CHAT_TOOL_TIMEOUT_SECONDS = env.int("CHAT_TOOL_TIMEOUT_SECONDS", default=10, min_value=1)
+
 # Request bodies: 1 MB is plenty for a chat message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
 

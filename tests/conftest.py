@@ -311,12 +311,3 @@ def fresh_slots() -> Iterator[None]:
     slots.reset_store()
     if settings.REDIS_URL:
         _clear_redis()
-
-
-@pytest.fixture(autouse=True)
-async def _stop_renewals():
-    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
-    yield
-    from usage.turns import cancel_renewals
-
-    cancel_renewals()

@@ -4,10 +4,10 @@ The real ``openai`` client and the Agents SDK (``OpenAIChatCompletionsModel``,
 ``OpenAIResponsesModel``) talk to it through a base URL, so tests exercise the
 whole HTTP path (connection handling, SSE parsing, error mapping) with no mocks.
 
-It is a small HTTP/1.1 server written directly on asyncio streams (no third
-party server library). It runs its own event loop in a background thread, so
-sync tests, async tests and a Django/Daphne subprocess can all use it, and it
-notices a client that closes the connection mid-stream and records when.
+It is a small ASGI app (``FakeOpenAI.__call__``) served by uvicorn, on its own
+event loop in a background thread, so sync tests, async tests and a
+Django/Daphne subprocess can all use it. It notices a client that closes the
+connection mid-stream (ASGI's ``http.disconnect``) and records when.
 
 Endpoints
 ---------
@@ -41,8 +41,9 @@ body, ``deltas_sent``, ``outcome``, ``time.monotonic()`` timestamps
 ``fake.requests`` (``fake.model_requests``: chat/responses only).
 ``req.wait_disconnected(timeout)`` (and ``..._async``) waits for a client
 that leaves mid-response. ``FakeOpenAI(require_api_key="sk-...")`` answers
-401 to any other key; ``framing="close"`` serves close-delimited bodies
-instead of chunked ones; ``fake.env()`` gives ``OPENAI_BASE_URL`` /
+401 to any other key; ``framing="close"`` closes the connection after each
+response (``Connection: close``; bodies stay chunked: uvicorn frames them);
+``fake.env()`` gives ``OPENAI_BASE_URL`` /
 ``OPENAI_API_KEY`` for an app subprocess; ``fake.reset()`` clears queue and
 log; ``fake.cpu_seconds()`` is the server thread's CPU time.
 
@@ -62,7 +63,7 @@ Turn constructors (all keyword options of :func:`text` apply to the others):
   ``stall(seconds, after_tokens=K)``: stream K deltas, then go silent.
 - ``malformed(after_tokens=K)``: an invalid-JSON ``data:`` line after K deltas.
 - ``truncated(after_tokens=K)``: drop the connection after K deltas (no
-  ``[DONE]``/``response.completed``; chunked framing is left unterminated).
+  ``[DONE]``/``response.completed``; the chunked body is left unterminated).
 - ``hold("a b c d", after_tokens=2)``: stream 2 deltas, then wait until the
   test calls ``turn.release()``; ``turn.held`` is a ``threading.Event`` set
   when the hold point is reached.
@@ -103,16 +104,16 @@ CLI (benchmarks run the fake as its own process)::
         --tokens 50 --interval 0.01
 
 prints ``FAKE_OPENAI_READY http://127.0.0.1:<port>/v1`` once listening and
-serves until SIGINT/SIGTERM. See ``--help``.
+serves until SIGINT/SIGTERM (``--uvloop``: on uvloop). See ``--help``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
+import logging
 import re
 import signal
 import socket
@@ -123,6 +124,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import uvicorn
 
 __all__ = [
     "FakeOpenAI",
@@ -578,7 +581,7 @@ async def _poll(event: threading.Event, timeout: float) -> bool:  # noqa: ASYNC1
 
 # -------------------------------------------------------------- plan building
 # A plan is a list of steps ``(kind, at, data, n_deltas)``; ``at`` is seconds
-# from the start of the response. Bytes are fully framed (chunked or not).
+# from the start of the response; uvicorn frames the bytes (chunked).
 
 _W, _HOLD, _STALL, _DROP = "write", "hold", "stall", "drop"
 _PREV, _NEXT, _DELTA = 0, 1, 2  # unit timing: with the previous / next delta, or a delta
@@ -594,13 +597,6 @@ def _sse(obj: Any, event: str | None = None) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + _dumps(obj) + b"\n\n"
 
 
-def _frame(payload: bytes, chunked: bool) -> bytes:
-    if not chunked:
-        return payload
-    return b"%x\r\n%s\r\n" % (len(payload), payload)
-
-
-_CHUNK_END = b"0\r\n\r\n"
 _MALFORMED_CHAT = (
     b'data: {"id":"chatcmpl-malformed","object":"chat.completion.chunk","choices":[{\n\n'
 )
@@ -614,7 +610,6 @@ class _Ctx:
     api: str  # "chat" | "responses"
     model: str
     include_usage: bool
-    chunked: bool
     input_estimate: int
 
 
@@ -974,7 +969,7 @@ def _build_plan(turn: Turn, ctx: _Ctx) -> list[tuple[Any, ...]]:
 
     bad = _MALFORMED_CHAT if ctx.api == "chat" else _MALFORMED_RESP
     if turn.malformed_after is not None:
-        place(turn.malformed_after, [(_W, None, _frame(bad, ctx.chunked), 0)])
+        place(turn.malformed_after, [(_W, None, bad, 0)])
     if turn.hold_after is not None:
         place(turn.hold_after, [(_HOLD, None, None, 0)])
     if turn.stall_after is not None and turn.stall_seconds:
@@ -991,7 +986,7 @@ def _build_plan(turn: Turn, ctx: _Ctx) -> list[tuple[Any, ...]]:
     def flush() -> None:
         nonlocal buf, buf_n
         if buf:
-            steps.append((_W, buf_at, _frame(b"".join(buf), ctx.chunked), buf_n))
+            steps.append((_W, buf_at, b"".join(buf), buf_n))
             buf, buf_n = [], 0
 
     for i, (kind, data) in enumerate(units):
@@ -1013,12 +1008,6 @@ def _build_plan(turn: Turn, ctx: _Ctx) -> list[tuple[Any, ...]]:
             for s in controls[len(units)]
         )
     flush()
-    if ctx.chunked:  # the terminator goes out with the last bytes ([DONE] / completed)
-        if steps and steps[-1][0] == _W:
-            kind, at, data, n = steps[-1]
-            steps[-1] = (kind, at, data + _CHUNK_END, n)
-        else:
-            steps.append((_W, 0.0, _CHUNK_END, 0))
     # A drop ends the plan.
     for i, step in enumerate(steps):
         if step[0] == _DROP:
@@ -1027,121 +1016,39 @@ def _build_plan(turn: Turn, ctx: _Ctx) -> list[tuple[Any, ...]]:
     return steps
 
 
-# ------------------------------------------------------------------------ pump
+# ----------------------------------------------------------------- the ASGI app
 
 
-class _Pump:
-    """Writes a plan's bytes on time from loop callbacks (no task wake-up per token).
-
-    It returns control (through ``fut``) at a hold/stall/drop step or at the end.
-    """
-
-    __slots__ = ("base", "fut", "handle", "i", "last_at", "loop", "req", "steps", "transport")
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        transport: asyncio.BaseTransport,
-        steps: list[tuple[Any, ...]],
-        req: RecordedRequest,
-    ) -> None:
-        self.loop = loop
-        self.transport = transport
-        self.steps = steps
-        self.req = req
-        self.i = 0
-        self.base = loop.time()
-        self.last_at = 0.0
-        self.fut: asyncio.Future[tuple[str, Any]] | None = None
-        self.handle: asyncio.TimerHandle | None = None
-
-    def next(self) -> asyncio.Future[tuple[str, Any]]:
-        self.fut = self.loop.create_future()
-        self._run()
-        return self.fut
-
-    def rebase(self) -> None:
-        """After a pause, keep the remaining spacing relative to now."""
-        self.base = self.loop.time() - self.last_at
-
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-
-    def _finish(self, result: tuple[str, Any]) -> None:
-        fut = self.fut
-        if fut is not None and not fut.done():
-            fut.set_result(result)
-
-    def _run(self) -> None:
-        self.handle = None
-        steps, loop, transport, req = self.steps, self.loop, self.transport, self.req
-        n = len(steps)
-        while self.i < n:
-            kind, at, data, deltas = steps[self.i]
-            if kind is _W:
-                when = self.base + at
-                if when - loop.time() > 0.0005:
-                    self.handle = loop.call_at(when, self._run)
-                    return
-                if transport.is_closing():
-                    self._finish(("closed", None))
-                    return
-                # Update the record before the client can see these bytes.
-                if deltas:
-                    if req.first_delta_at is None:
-                        req.first_delta_at = time.monotonic()
-                    req.deltas_sent += deltas
-                if self.i == n - 1:
-                    req.finished_at = time.monotonic()
-                    req.outcome = "completed"
-                elif steps[self.i + 1][0] is _HOLD and req.turn is not None:
-                    req.turn.held.set()
-                # A connection's transport: a WriteTransport, typed as the BaseTransport base.
-                transport.write(data)  # type: ignore[attr-defined]
-                self.last_at = at
-                self.i += 1
-            else:
-                self.i += 1
-                self._finish((kind, data))
-                return
-        self._finish(("end", None))
+class _Drop(Exception):
+    """Raised mid-response to make uvicorn cut the connection (``truncated``)."""
 
 
-# ---------------------------------------------------------------------- server
+class _QuietDrops(logging.Filter):
+    """uvicorn logs an exception that ends a response; a scripted drop is no error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _Drop))
 
 
-class _Conn:
-    __slots__ = ("buf", "reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.buf = bytearray()
+_quiet_drops = _QuietDrops()
 
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-_MAX_HEADER = 64 * 1024
-_MAX_BODY = 64 * 1024 * 1024
+def _json_error(message: str, code: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    }
 
 
-def _head(status: int, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole request body; None when the client left before sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 class FakeOpenAI:
@@ -1149,8 +1056,9 @@ class FakeOpenAI:
 
     ``require_api_key``: when set, requests without ``Authorization: Bearer <key>``
     get a 401 (without consuming a turn). ``framing``: ``"chunked"`` (default,
-    keep-alive) or ``"close"`` (close-delimited bodies). ``keep_log=False``
-    keeps only counters (long benchmark runs).
+    keep-alive) or ``"close"`` (the connection closes after each response).
+    ``keep_log=False`` keeps only counters (long benchmark runs). ``uvloop``: serve
+    on uvloop's event loop (when installed), as the production server does.
     """
 
     def __init__(
@@ -1163,6 +1071,7 @@ class FakeOpenAI:
         framing: str = "chunked",
         require_api_key: str | None = None,
         keep_log: bool = True,
+        uvloop: bool = False,
     ) -> None:
         if framing not in ("chunked", "close"):
             raise ValueError("framing must be 'chunked' or 'close'")
@@ -1172,15 +1081,14 @@ class FakeOpenAI:
         self.framing = framing
         self.require_api_key = require_api_key
         self.keep_log = keep_log
+        self.uvloop = uvloop
         self.default_turn = default_turn if default_turn is not None else text(DEFAULT_REPLY)
         self._turns: deque[Turn] = deque()
         self._log: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
-        self._conn_tasks: set[asyncio.Task[None]] = set()
-        self._stopped: asyncio.Event | None = None
+        self._server: uvicorn.Server | None = None
         self.request_count = 0
         self.active_streams = 0
         self.max_active_streams = 0
@@ -1198,48 +1106,66 @@ class FakeOpenAI:
         """Environment variables pointing an app process at this server."""
         return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": api_key}
 
+    def _bind(self) -> tuple[socket.socket, uvicorn.Server]:
+        """The listening socket (so the port is known at once) and a uvicorn server."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        logging.getLogger("uvicorn.error").addFilter(_quiet_drops)
+        config = uvicorn.Config(
+            self,
+            lifespan="off",
+            ws="none",
+            # uvicorn's loggers propagate to the host's logging (pytest captures them).
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            backlog=4096,
+            # Clients (the app's pooled connections) decide when to close.
+            timeout_keep_alive=3600,
+        )
+        return sock, uvicorn.Server(config)
+
     def start(self) -> FakeOpenAI:
         if self._thread is not None:
             return self
-        ready = threading.Event()
-        errors: list[BaseException] = []
+        sock, server = self._bind()
+        self._server = server
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = _new_event_loop(self.uvloop)
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(self._open())
-            except BaseException as exc:  # pragma: no cover - bind failure
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_until_complete(self._stopped.wait())
-                loop.run_until_complete(self._close())
+                loop.run_until_complete(server.serve(sockets=[sock]))
+                # Streams still open when the server stopped (held, stalled).
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             finally:
                 loop.close()
+                sock.close()
 
         self._thread = threading.Thread(target=run, name="fake-openai", daemon=True)
         self._thread.start()
-        ready.wait(10)
-        if errors:
-            self._thread = None
-            raise errors[0]
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._thread = None
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.002)
         return self
 
     def stop(self) -> None:
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
+        thread, server = self._thread, self._server
+        if thread is None or server is None:
             return
         for turn in self._all_turns():
             turn.release()
-        try:
-            loop.call_soon_threadsafe(self._stopped.set)
-        except RuntimeError:
-            pass
+        # Open streams are cancelled rather than waited for.
+        server.should_exit = server.force_exit = True
         thread.join(10)
         self._thread = None
         self._loop = None
@@ -1251,31 +1177,13 @@ class FakeOpenAI:
         self.stop()
 
     async def serve_forever(self) -> None:
-        """Serve on the current event loop until cancelled (the CLI uses this)."""
+        """Serve on the current event loop until cancelled."""
         self._loop = asyncio.get_running_loop()
-        await self._open()
+        sock, self._server = self._bind()
         try:
-            await self._stopped.wait()
+            await self._server.serve(sockets=[sock])
         finally:
-            await self._close()
-
-    async def _open(self) -> None:
-        self._stopped = asyncio.Event()
-        self._server = await asyncio.start_server(
-            self._handle_conn, self.host, self.port, backlog=4096, limit=_MAX_HEADER
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        tasks = list(self._conn_tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
-        if self._server is not None:
-            await self._server.wait_closed()
+            sock.close()
 
     # -- scripting -----------------------------------------------------------------
     def push(self, *turns: Turn) -> FakeOpenAI:
@@ -1358,267 +1266,125 @@ class FakeOpenAI:
             "process_cpu_seconds": time.process_time(),
         }
 
-    # -- HTTP ----------------------------------------------------------------------
-    async def _handle_conn(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conn_tasks.add(task)
-        conn = _Conn(reader, writer)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        try:
-            while True:
-                req = await self._read_request(conn)
-                if req is None:
-                    break
-                keep = await self._dispatch(conn, req)
-                if not keep:
-                    break
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._conn_tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _fill(self, conn: _Conn) -> bool:
-        data = await conn.reader.read(65536)
-        if not data:
-            return False
-        conn.buf += data
-        return True
-
-    async def _read_request(self, conn: _Conn) -> RecordedRequest | None:
-        while (end := conn.buf.find(b"\r\n\r\n")) < 0:
-            if len(conn.buf) > _MAX_HEADER or not await self._fill(conn):
-                return None
-        head = bytes(conn.buf[:end]).decode("latin-1")
-        del conn.buf[: end + 4]
-        request_line, *header_lines = head.split("\r\n")
-        try:
-            method, target, _version = request_line.split(" ", 2)
-        except ValueError:
-            return None
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+    # -- HTTP (ASGI) -----------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
         received_at = time.monotonic()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            raw = await self._read_chunked(conn)
-            if raw is None:
-                return None
-        else:
-            length = int(headers.get("content-length") or 0)
-            if length > _MAX_BODY:
-                return None
-            while len(conn.buf) < length:
-                if not await self._fill(conn):
-                    return None
-            raw = bytes(conn.buf[:length])
-            del conn.buf[:length]
+        raw = await _read_body(receive)
+        if raw is None:
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body: Any = None
         if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
                 body = None
-        path = target.split("?", 1)[0]
-        return RecordedRequest(method.upper(), path, headers, body, raw, received_at)
-
-    async def _read_chunked(self, conn: _Conn) -> bytes | None:
-        out = bytearray()
-        while True:
-            while (eol := conn.buf.find(b"\r\n")) < 0:
-                if not await self._fill(conn):
-                    return None
-            size = int(bytes(conn.buf[:eol]).split(b";")[0] or b"0", 16)
-            del conn.buf[: eol + 2]
-            while len(conn.buf) < size + 2:
-                if not await self._fill(conn):
-                    return None
-            out += conn.buf[:size]
-            del conn.buf[: size + 2]
-            if size == 0:
-                return bytes(out)
-
-    async def _watch(self, conn: _Conn, req: RecordedRequest) -> None:
-        """Returns when the client closes the connection (records the time)."""
-        while True:
-            try:
-                data = await conn.reader.read(65536)
-            except (ConnectionError, OSError):
-                data = b""
-            if not data:
-                req._mark_disconnected()
-                return
-            conn.buf += data  # an early next request: keep it for the parser
-
-    def _log_request(self, req: RecordedRequest) -> None:
+        req = RecordedRequest(scope["method"], scope["path"], headers, body, raw, received_at)
         self.request_count += 1
         if self.keep_log:
             with self._lock:
                 self._log.append(req)
-
-    async def _dispatch(self, conn: _Conn, req: RecordedRequest) -> bool:
-        self._log_request(req)
-        path = req.path.rstrip("/")
+        watch = asyncio.ensure_future(self._watch(receive, req, asyncio.current_task()))
         try:
-            if path in ("/v1/models", "/models") and req.method == "GET":
-                data = [
-                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
-                    for m in dict.fromkeys([self.model, DEFAULT_MODEL])
-                ]
-                return self._send_json(conn, req, 200, {"object": "list", "data": data})
-            if path == "/_fake/stats" and req.method == "GET":
-                return self._send_json(conn, req, 200, self.stats())
-            if path.endswith("/chat/completions"):
-                api = "chat"
-            elif path.endswith("/responses"):
-                api = "responses"
-            else:
-                return self._send_json(
-                    conn,
-                    req,
-                    404,
-                    {
-                        "error": {
-                            "message": f"Unknown path {req.path}",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": "unknown_url",
-                        }
-                    },
-                )
-            if req.method != "POST":
-                return self._send_json(
-                    conn,
-                    req,
-                    405,
-                    {
-                        "error": {
-                            "message": "Method not allowed",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": None,
-                        }
-                    },
-                )
-            if self.require_api_key is not None and (
-                req.headers.get("authorization") != f"Bearer {self.require_api_key}"
-            ):
-                return self._send_json(conn, req, 401, unauthorized().error_body)
-            if not isinstance(req.body, dict):
-                return self._send_json(
-                    conn,
-                    req,
-                    400,
-                    {
-                        "error": {
-                            "message": "We could not parse the JSON body of your request.",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": None,
-                        }
-                    },
-                )
-            return await self._answer(conn, req, api, self._next_turn())
+            await self._dispatch(req, send)
         except asyncio.CancelledError:
-            if req.outcome == "pending":
-                req.outcome = "server_stopped"
-            raise
+            if not req.disconnected:  # the server is stopping, not the client leaving
+                if req.outcome == "pending":
+                    req.outcome = "server_stopped"
+                raise
         finally:
+            watch.cancel()
             if req.finished_at is None:
                 req.finished_at = time.monotonic()
             if req.outcome == "pending":
                 req.outcome = "completed"
             req._done.set()
 
-    def _send_json(
+    async def _watch(self, receive: Any, req: RecordedRequest, task: Any) -> None:
+        """Stop answering when the client closes the connection mid-response."""
+        message = await receive()
+        if message["type"] == "http.disconnect" and req.outcome == "pending":
+            req._mark_disconnected()
+            task.cancel()
+
+    async def _dispatch(self, req: RecordedRequest, send: Any) -> None:
+        path = req.path.rstrip("/")
+        if path in ("/v1/models", "/models") and req.method == "GET":
+            data = [
+                {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                for m in dict.fromkeys([self.model, DEFAULT_MODEL])
+            ]
+            return await self._send_json(send, req, 200, {"object": "list", "data": data})
+        if path == "/_fake/stats" and req.method == "GET":
+            return await self._send_json(send, req, 200, self.stats())
+        if path.endswith("/chat/completions"):
+            api = "chat"
+        elif path.endswith("/responses"):
+            api = "responses"
+        else:
+            error = _json_error(f"Unknown path {req.path}", "unknown_url")
+            return await self._send_json(send, req, 404, error)
+        if req.method != "POST":
+            return await self._send_json(send, req, 405, _json_error("Method not allowed"))
+        if self.require_api_key is not None and (
+            req.headers.get("authorization") != f"Bearer {self.require_api_key}"
+        ):
+            return await self._send_json(send, req, 401, unauthorized().error_body)
+        if not isinstance(req.body, dict):
+            error = _json_error("We could not parse the JSON body of your request.")
+            return await self._send_json(send, req, 400, error)
+        turn = self._next_turn()
+        req.turn = turn
+        await self._answer(send, req, api, turn)
+
+    def _headers(
+        self, extra: dict[str, str], framing: str | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        headers = {"x-request-id": f"req_fake{next(_ids)}", **extra}
+        if (framing or self.framing) == "close":
+            headers["connection"] = "close"
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def _send_json(
         self,
-        conn: _Conn,
+        send: Any,
         req: RecordedRequest,
         status: int,
         obj: Any,
         extra: dict[str, str] | None = None,
-    ) -> bool:
+    ) -> None:
         body = _dumps(obj)
-        headers = {
-            "content-type": "application/json",
-            "content-length": str(len(body)),
-            "x-request-id": f"req_fake{next(_ids)}",
-            **(extra or {}),
-        }
+        headers = {"content-type": "application/json", "content-length": str(len(body))}
         req.status = status
         req.outcome = "error" if status >= 400 else "completed"
         req.finished_at = time.monotonic()
-        conn.writer.write(_head(status, headers) + body)
-        return True
+        start = {"type": "http.response.start", "status": status}
+        await send({**start, "headers": self._headers({**headers, **(extra or {})})})
+        await send({"type": "http.response.body", "body": body})
 
-    async def _race(self, aw: asyncio.Future[Any], watch: asyncio.Task[None]) -> bool:
-        """Wait for ``aw`` unless the client leaves first; True if it left."""
-        try:
-            done, _ = await asyncio.wait({aw, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not aw.done():
-                aw.cancel()
-        return watch in done
-
-    async def _answer(self, conn: _Conn, req: RecordedRequest, api: str, turn: Turn) -> bool:
-        loop = asyncio.get_running_loop()
-        req.turn = turn
-        watch = loop.create_task(self._watch(conn, req))
-        try:
-            return await self._answer_watched(conn, req, api, turn, watch, loop)
-        finally:
-            if not watch.done():
-                watch.cancel()
-                await asyncio.wait({watch})
-
-    async def _answer_watched(
-        self,
-        conn: _Conn,
-        req: RecordedRequest,
-        api: str,
-        turn: Turn,
-        watch: asyncio.Task[None],
-        loop: asyncio.AbstractEventLoop,
-    ) -> bool:
-        sleep = asyncio.ensure_future
+    async def _answer(self, send: Any, req: RecordedRequest, api: str, turn: Turn) -> None:
         if turn.status is not None:
-            if turn.first_token_delay and await self._race(
-                sleep(asyncio.sleep(turn.first_token_delay)), watch
-            ):
-                return False
-            return self._send_json(
-                conn, req, turn.status, turn.error_body or {}, turn.error_headers
-            )
+            if turn.first_token_delay:
+                await asyncio.sleep(turn.first_token_delay)
+            await self._send_json(send, req, turn.status, turn.error_body or {}, turn.error_headers)
+            return
         if turn.stall_seconds and turn.stall_after is None:
-            if await self._race(sleep(asyncio.sleep(turn.stall_seconds)), watch):
-                return False
+            await asyncio.sleep(turn.stall_seconds)
 
         body = req.body
-        chunked = (turn.framing or self.framing) == "chunked"
         ctx = _Ctx(
             api=api,
             model=str(body.get("model") or self.model),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
-            chunked=chunked,
             input_estimate=max(1, len(req.raw_body) // 4),
         )
         if not body.get("stream"):
-            return await self._answer_plain(conn, req, turn, ctx, watch)
+            return await self._answer_plain(send, req, turn, ctx)
 
         if turn.cache:
-            key = (api, ctx.model, ctx.include_usage, chunked)
+            key = (api, ctx.model, ctx.include_usage)
             steps = turn._plan_cache.get(key)
             if steps is None:
                 steps = turn._plan_cache[key] = _build_plan(turn, ctx)
@@ -1628,61 +1394,66 @@ class FakeOpenAI:
         headers = {
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache",
-            "x-request-id": f"req_fake{next(_ids)}",
             "openai-processing-ms": "1",
         }
-        if chunked:
-            headers["transfer-encoding"] = "chunked"
-        else:
-            headers["connection"] = "close"
-        transport = conn.writer.transport
         req.status = 200
-        transport.write(_head(200, headers))
+        start = {"type": "http.response.start", "status": 200}
+        await send({**start, "headers": self._headers(headers, turn.framing)})
         self.active_streams += 1
         self.max_active_streams = max(self.max_active_streams, self.active_streams)
-        pump = _Pump(loop, transport, steps, req)
         try:
-            while True:
-                fut = pump.next()
-                if await self._race(fut, watch):
-                    return False
-                kind, data = fut.result()
-                if kind == "end":
-                    return chunked
-                if kind == "closed":
-                    req._mark_disconnected()
-                    return False
-                if kind == _DROP:
-                    req.outcome = "dropped"
-                    req.finished_at = time.monotonic()
-                    transport.close()  # flushes what was written, then FIN
-                    return False
-                if kind == _HOLD:
-                    turn.held.set()
-                    if await self._race(turn._release_future(loop), watch):
-                        return False
-                elif kind == _STALL:
-                    if await self._race(sleep(asyncio.sleep(data)), watch):
-                        return False
-                pump.rebase()
+            await self._stream(send, req, turn, steps)
         finally:
-            pump.cancel()
             self.active_streams -= 1
 
-    async def _answer_plain(
-        self, conn: _Conn, req: RecordedRequest, turn: Turn, ctx: _Ctx, watch: asyncio.Task[None]
-    ) -> bool:
+    async def _stream(
+        self, send: Any, req: RecordedRequest, turn: Turn, steps: list[tuple[Any, ...]]
+    ) -> None:
+        """Send a plan's bytes on time: step ``at`` seconds after the start, the
+        spacing kept relative to the end of a hold or a stall."""
+        loop = asyncio.get_running_loop()
+        base, last_at, last = loop.time(), 0.0, len(steps) - 1
+        for i, (kind, at, data, deltas) in enumerate(steps):
+            if kind is _W:
+                delay = base + at - loop.time()
+                if delay > 0.0005:
+                    await asyncio.sleep(delay)
+                # Update the record before the client can see these bytes.
+                if deltas:
+                    if req.first_delta_at is None:
+                        req.first_delta_at = time.monotonic()
+                    req.deltas_sent += deltas
+                if i == last:
+                    req.finished_at = time.monotonic()
+                    req.outcome = "completed"
+                elif steps[i + 1][0] is _HOLD:
+                    turn.held.set()
+                await send({"type": "http.response.body", "body": data, "more_body": i < last})
+                last_at = at
+            elif kind is _DROP:
+                req.outcome = "dropped"
+                req.finished_at = time.monotonic()
+                raise _Drop
+            else:
+                if kind is _HOLD:
+                    turn.held.set()
+                    await turn._release_future(loop)
+                else:  # _STALL
+                    await asyncio.sleep(data)
+                base = loop.time() - last_at
+                if i == last:
+                    await send({"type": "http.response.body", "body": b""})
+
+    async def _answer_plain(self, send: Any, req: RecordedRequest, turn: Turn, ctx: _Ctx) -> None:
         loop = asyncio.get_running_loop()
         delay = turn.first_token_delay + turn.interval * max(0, len(turn.tokens) - 1)
-        if delay and await self._race(asyncio.ensure_future(asyncio.sleep(delay)), watch):
-            return False
+        if delay:
+            await asyncio.sleep(delay)
         if turn.hold_after is not None:
             turn.held.set()
-            if await self._race(turn._release_future(loop), watch):
-                return False
+            await turn._release_future(loop)
         if turn.stall_after is not None and turn.stall_seconds:
-            if await self._race(asyncio.ensure_future(asyncio.sleep(turn.stall_seconds)), watch):
-                return False
+            await asyncio.sleep(turn.stall_seconds)
         usage = _usage_for(turn, ctx)
         if ctx.api == "chat":
             message: dict[str, Any] = {
@@ -1727,25 +1498,38 @@ class FakeOpenAI:
                 int(time.time()),
             )
         body = _dumps(obj)
-        headers = {
-            "content-type": "application/json",
-            "content-length": str(len(body)),
-            "x-request-id": f"req_fake{next(_ids)}",
-        }
-        req.status = 200
         if turn.malformed_after is not None:
             body = body[: len(body) // 2] + b"}{"
-            headers["content-length"] = str(len(body))
+        headers = {"content-type": "application/json", "content-length": str(len(body))}
+        req.status = 200
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": self._headers(headers, turn.framing),
+        }
         if turn.truncate_after is not None:
-            conn.writer.write(_head(200, headers) + body[: len(body) // 2])
             req.outcome = "dropped"
-            conn.writer.transport.close()
-            return False
+            await send(start)
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+            raise _Drop
         req.deltas_sent = len(turn.tokens)
         req.outcome = "completed"
         req.finished_at = time.monotonic()
-        conn.writer.write(_head(200, headers) + body)
-        return True
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+def _new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop()
+        except ImportError:
+            print("uvloop not installed; using asyncio", file=sys.stderr)
+    return asyncio.new_event_loop()
 
 
 # ------------------------------------------------------------------------- CLI
@@ -1777,33 +1561,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         framing=args.framing,
         require_api_key=args.api_key,
         keep_log=False,
+        uvloop=args.uvloop,
     )
-
-    def stop() -> None:
-        if fake._stopped:
-            fake._stopped.set()
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        await fake._open()
-        print(f"FAKE_OPENAI_READY {fake.base_url}", flush=True)
-        assert task is not None
-        try:
-            await fake._stopped.wait()
-        finally:
-            await fake._close()
-
-    if args.uvloop:
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:
-            print("uvloop not installed; using asyncio", file=sys.stderr)
-    asyncio.run(run())
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    fake.start()
+    print(f"FAKE_OPENAI_READY {fake.base_url}", flush=True)
+    while not stopping.wait(0.5):
+        pass
+    fake.stop()
     return 0
 
 

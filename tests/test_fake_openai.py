@@ -248,13 +248,18 @@ async def test_responses_stream_function_calls(async_client, fake):
     assert [(c.call_id, c.name) for c in calls] == [("call_a", "add"), ("call_b", "add")]
 
 
-def test_close_delimited_framing():
+def test_close_framing_closes_the_connection_after_each_response():
     with FakeOpenAI(framing="close") as fake:
-        fake.push(text("x y z", interval=0.01))
-        chunks = list(
-            sync_client(fake).chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        fake.push(text("x y z", interval=0.01), text("again"))
+        stream = sync_client(fake).chat.completions.with_raw_response.create(
+            model="m", messages=MESSAGES, stream=True
         )
+        assert stream.headers["connection"] == "close"
+        chunks = list(stream.parse())
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "x y z"
+        # The client opens a new connection for the next request.
+        done = sync_client(fake).chat.completions.create(model="m", messages=MESSAGES)
+        assert done.choices[0].message.content == "again"
 
 
 def test_required_api_key():
@@ -332,7 +337,7 @@ async def test_agents_sdk_tool_call_round_trip(async_client, fake, api):
 
 @pytest.mark.asyncio
 async def test_agents_sdk_chat_usage_is_zero_without_include_usage(async_client, fake):
-    """The trap from DESIGN.md: a non-OpenAI base URL gets no usage unless asked."""
+    """A non-OpenAI base URL gets no usage unless the request asks for it."""
     fake.push(text("hi there", usage=(12, 2)))
     agent = make_agent(async_client(fake.base_url), "chat")
     result = Runner.run_streamed(agent, "hello")

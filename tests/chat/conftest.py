@@ -395,3 +395,12 @@ async def inproc_runs(close_db_connections):
     while pending := [t for t in asyncio.all_tasks() if t.get_name().startswith("run-")]:
         await asyncio.gather(*pending, return_exceptions=True)
     await run_log().aclose()
+
+
+@pytest.fixture(autouse=True)
+async def _stop_renewals():
+    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
+    yield
+    from usage.turns import cancel_renewals
+
+    cancel_renewals()

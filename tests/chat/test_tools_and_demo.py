@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -69,9 +70,13 @@ def test_the_tool_registry_lists_the_tools_with_schemas():
 
 @pytest.fixture
 def no_network(monkeypatch):
-    """Refuse every outgoing TCP connection except to the test database."""
+    """Refuse every outgoing TCP connection except to the test database (and Redis,
+    which holds the usage limits when configured)."""
     db = django_settings.DATABASES["default"]
     allowed = {(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))}
+    if django_settings.REDIS_URL:
+        redis_url = urlsplit(django_settings.REDIS_URL)
+        allowed.add((redis_url.hostname or "127.0.0.1", redis_url.port or 6379))
     real_connect = socket.socket.connect
 
     def connect(sock, address):

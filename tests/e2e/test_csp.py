@@ -98,7 +98,11 @@ def test_the_spa_the_api_docs_and_the_admin_run_without_csp_violations(
     # The WebSocket transport: connect-src 'self' covers ws:// on the same host.
     sockets: list[str] = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
+    # The transport is picked on the settings page; back to the same conversation.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     page.get_by_label("Transport").select_option(label="WebSocket")
+    page.go_back()
+    expect(page.get_by_role("article", name="Assistant message")).to_have_count(1)
     fake.push(text("Over a socket."))
     page.get_by_role("textbox", name="Message").fill("And over a socket?")
     page.get_by_role("button", name="Send").click()
@@ -107,7 +111,8 @@ def test_the_spa_the_api_docs_and_the_admin_run_without_csp_violations(
     )
     assert [socket_url.rsplit("/", 2)[-2:] for socket_url in sockets] == [["ws", "chat"]]
     spa_violations = _violations(page)
-    assert spa_violations == [f"img-src {EXFILTRATION_URL}?q=secret"], spa_violations
+    # Once per render of that reply (it is shown again after the settings page).
+    assert set(spa_violations) == {f"img-src {EXFILTRATION_URL}?q=secret"}, spa_violations
     page.goto(f"{url}/index.html")
     expect(page.get_by_role("textbox", name="Message")).to_be_visible()
     page.goto(f"{url}/keys")

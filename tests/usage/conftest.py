@@ -67,3 +67,12 @@ async def close_db_connections():
     from django.db import connections
 
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+async def _stop_renewals():
+    """Slots a test leaves unreleased stop renewing before the test's loop closes."""
+    yield
+    from usage.turns import cancel_renewals
+
+    cancel_renewals()
