@@ -96,10 +96,14 @@ class RedisRunLog:
             await asyncio.shield(listener[1])
 
     async def _listen(self, ready: asyncio.Future[None], on_cancel: Callable[[str], None]) -> None:
+        lost = False
         while True:
             pubsub = self._redis().pubsub()
             try:
                 await pubsub.subscribe(_CANCEL_CHANNEL)
+                if lost:
+                    logger.warning("run cancel subscription restored")
+                    lost = False
                 while True:
                     message = await pubsub.get_message(timeout=None)
                     if message is None:
@@ -110,8 +114,13 @@ class RedisRunLog:
                         on_cancel(message["data"].decode())
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("run cancel subscription lost; resubscribing", exc_info=True)
+            except Exception as exc:
+                # Once per outage, not once per retry.
+                if not lost:
+                    logger.warning(
+                        "run cancel subscription lost (%s); resubscribing", type(exc).__name__
+                    )
+                    lost = True
                 await asyncio.sleep(1)
             finally:
                 try:
