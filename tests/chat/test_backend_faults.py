@@ -74,14 +74,18 @@ class TcpProxy:
                 sock.close()
 
 
+def _redis_url() -> str:
+    return str(settings.REDIS_URL)
+
+
 def _through(proxy: TcpProxy) -> str:
-    parts = urlsplit(settings.REDIS_URL)
+    parts = urlsplit(_redis_url())
     return urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
 
 
 @pytest.fixture
 def redis_proxy():
-    parts = urlsplit(settings.REDIS_URL)
+    parts = urlsplit(_redis_url())
     proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
     yield proxy
     proxy.close()

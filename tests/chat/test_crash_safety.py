@@ -164,7 +164,7 @@ def _expired_turn(owner, partial: str = "Half an ans") -> Conversation:
 
 def test_a_turn_whose_lease_ran_out_frees_its_conversation(crash_server, fake, owner):
     conversation = _expired_turn(owner)
-    old_turn = conversation.active_run
+    old_turn = str(conversation.active_run)
     fake.push(text("A new answer."))
 
     stream = chat(crash_server, bearer(owner), "Next question", str(conversation.id))
@@ -190,12 +190,13 @@ def test_a_turn_whose_lease_ran_out_frees_its_conversation(crash_server, fake, o
 
 def test_a_live_lease_still_holds_the_conversation(crash_server, fake, owner):
     conversation = _expired_turn(owner)
-    Turn.objects.filter(id=conversation.active_run).update(
+    turn_id = str(conversation.active_run)
+    Turn.objects.filter(id=turn_id).update(
         lease_expires_at=timezone.now() + timedelta(seconds=60)
     )
     stream = chat(crash_server, bearer(owner), "Next question", str(conversation.id))
     assert (stream.status, stream.body()["code"]) == (409, "run_in_progress")
-    assert Turn.objects.get(id=conversation.active_run).status == "running"
+    assert Turn.objects.get(id=turn_id).status == "running"
     # Not left for the fixture's wait: release it as its worker would.
     Conversation.objects.filter(id=conversation.id).update(active_run=None)
     Turn.objects.filter(conversation=conversation).update(status="interrupted")
