@@ -191,9 +191,7 @@ def test_a_turn_whose_lease_ran_out_frees_its_conversation(crash_server, fake, o
 def test_a_live_lease_still_holds_the_conversation(crash_server, fake, owner):
     conversation = _expired_turn(owner)
     turn_id = str(conversation.active_run)
-    Turn.objects.filter(id=turn_id).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=60)
-    )
+    Turn.objects.filter(id=turn_id).update(lease_expires_at=timezone.now() + timedelta(seconds=60))
     stream = chat(crash_server, bearer(owner), "Next question", str(conversation.id))
     assert (stream.status, stream.body()["code"]) == (409, "run_in_progress")
     assert Turn.objects.get(id=turn_id).status == "running"
