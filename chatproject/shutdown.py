@@ -100,17 +100,18 @@ async def reading() -> AsyncIterator[None]:
     run this process does not drive."""
     if _drained:
         raise Drained
-    async with contextlib.AsyncExitStack() as stack:
-        timeout = await stack.enter_async_context(asyncio.timeout(None))
-        _readers.add(timeout)
-        try:
+    timeout = asyncio.timeout(None)
+    try:
+        async with timeout:
+            _readers.add(timeout)
             yield
-        except TimeoutError:
-            if timeout.expired():
-                raise Drained from None
-            raise
-        finally:
-            _readers.discard(timeout)
+    except TimeoutError:
+        # Ours (the drain rescheduled it to now), or one from inside the block.
+        if timeout.expired():
+            raise Drained from None
+        raise
+    finally:
+        _readers.discard(timeout)
 
 
 def _stop_readers() -> None:
