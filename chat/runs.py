@@ -81,15 +81,24 @@ class RunHandle:
                 self.next_id += len(batch)
                 if cancel_requested:
                     self.turn.cancel()
-        except Exception:
-            logger.exception("run %s: could not write its events; stopping it", self.run_id)
+        except Exception as exc:
+            # One line, no traceback: a backend outage fails every run at once.
+            logger.error(
+                "run %s: could not write its events (%s: %.200s); stopping it",
+                self.run_id,
+                type(exc).__name__,
+                exc,
+            )
         finally:
             # Ended early (a failed write, shutdown): cancels the agent run, records it.
             await produced.aclose()
             try:
                 await self.log.finish(self.run_id, self.next_id, self.turn.status)
-            except Exception:
-                logger.exception("run %s: could not mark it finished", self.run_id)
+            except Exception as exc:
+                # Its readers end it once the turn is recorded (``follow``).
+                logger.error(
+                    "run %s: could not mark it finished (%s)", self.run_id, type(exc).__name__
+                )
             _local.pop(self.run_id, None)
 
 
