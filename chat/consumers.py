@@ -43,6 +43,7 @@ from django.utils import timezone
 from accounts.authentication import Principal, authenticate_scope
 from chat import events, runs
 from chat.inputs import chat_input, event_id, invalid, json_object
+from chat.sse import END_ERRORS
 from chat.turn import turn_begin
 from chat.views import CHAT_SCOPE
 from chatproject.errors import ApiError
@@ -195,9 +196,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             async for result in runs.follow(run_id, after, _IDLE_SECONDS):
                 for n, item in result.entries:
                     await self.send(text_data=events.ws_frame(item, run_id, n))
-                if result.end == runs.GONE:
+                error = END_ERRORS.get(result.end or "")
+                if error is not None:
                     await self._send_error(
-                        "run_expired", "This run's events are no longer available.", run_id
+                        error.code, error.message, run_id, retryable=error.retryable
                     )
             await self.send(text_data=json.dumps({"type": "done", "runId": run_id}))
         except asyncio.CancelledError:
@@ -213,8 +215,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         run_id: str | None = None,
         *,
         errors: dict[str, Any] | None = None,
+        retryable: bool | None = None,
     ) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if retryable is not None:
+            frame["retryable"] = retryable
         if run_id is not None:
             frame["runId"] = run_id
         if errors:

@@ -59,9 +59,17 @@ class ConversationItem(models.Model):
 
 
 class Turn(models.Model):
-    """One assistant reply: which model, what it cost, how it ended."""
+    """One assistant reply: which model, what it cost, how it ended.
+
+    The row is written when the turn starts (``running``, with the user's message
+    as its first item), so a worker that dies mid-reply leaves the question and
+    the last checkpoint of the reply behind. ``lease_expires_at`` is renewed by
+    the worker while the turn lives; once it has passed, anyone may record the
+    turn as ``interrupted`` (``chat.services.turn_expire``).
+    """
 
     class Status(models.TextChoices):
+        RUNNING = "running"
         COMPLETE = "complete"
         INTERRUPTED = "interrupted"
         FAILED = "failed"
@@ -74,7 +82,8 @@ class Turn(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices)
     error_code = models.CharField(max_length=50, blank=True, default="")
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["started_at"]

@@ -7,8 +7,16 @@ Redis). Readers (``GET /api/runs/<id>/events``, the WebSocket consumer)
 follow the log from any event id, on any worker: ``follow`` replays what is
 there, then waits for more.
 
-The run id is the turn's id: once the turn is recorded it is ``Turn.id``.
-There is no database table for runs.
+The run id is the turn's id, ``Turn.id`` (the row is written when the turn
+starts). There is no database table for runs.
+
+A reader never ends on a cut connection: a read that fails (Redis down) ends
+its stream with a retryable ``runs_unavailable`` error event; a drain ends the
+readers of other workers' runs with ``shutting_down``. While a run is quiet, its
+readers check its turn's lease (``CHAT_RUN_LEASE_SECONDS``) every few seconds:
+one whose worker died is recorded as interrupted by the first reader to notice,
+which also ends the run's log with the ``run_interrupted`` error event
+(``RunLog.end_orphan``), so every reader, on any worker, gets it.
 """
 
 from __future__ import annotations
@@ -20,12 +28,35 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from django.conf import settings
+
+from chat import services
 from chat.models import Turn
-from chat.runlog import GONE, RUNNING, ReadResult, RunInfo, RunLog, run_log
-from chat.turn import ChatTurn
+from chat.runlog import (
+    GONE,
+    RUNNING,
+    SHUTTING_DOWN,
+    UNAVAILABLE,
+    ReadResult,
+    RunInfo,
+    RunLog,
+    run_log,
+)
+from chat.turn import RUN_INTERRUPTED, ChatTurn
+from chatproject import shutdown
 from chatproject.errors import ApiError
 
-__all__ = ["GONE", "RUNNING", "ReadResult", "RunInfo", "follow", "run_cancel", "run_get"]
+__all__ = [
+    "GONE",
+    "RUNNING",
+    "SHUTTING_DOWN",
+    "UNAVAILABLE",
+    "ReadResult",
+    "RunInfo",
+    "follow",
+    "run_cancel",
+    "run_get",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +81,24 @@ class RunHandle:
                 self.next_id += len(batch)
                 if cancel_requested:
                     self.turn.cancel()
-        except Exception:
-            logger.exception("run %s: could not write its events; stopping it", self.run_id)
+        except Exception as exc:
+            # One line, no traceback: a backend outage fails every run at once.
+            logger.error(
+                "run %s: could not write its events (%s: %.200s); stopping it",
+                self.run_id,
+                type(exc).__name__,
+                exc,
+            )
         finally:
             # Ended early (a failed write, shutdown): cancels the agent run, records it.
             await produced.aclose()
             try:
                 await self.log.finish(self.run_id, self.next_id, self.turn.status)
-            except Exception:
-                logger.exception("run %s: could not mark it finished", self.run_id)
+            except Exception as exc:
+                # Its readers end it once the turn is recorded (``follow``).
+                logger.error(
+                    "run %s: could not mark it finished (%s)", self.run_id, type(exc).__name__
+                )
             _local.pop(self.run_id, None)
 
 
@@ -128,14 +168,65 @@ async def run_cancel(*, run: RunInfo, wait_seconds: float = 3.0) -> str:
     return "cancelling"
 
 
+def _lease_check_seconds() -> float:
+    return settings.CHAT_RUN_LEASE_SECONDS / 3
+
+
+async def _read(log: RunLog, run_id: str, after: int, wait: float) -> ReadResult:
+    if run_id in _local:
+        # This process drives it: the drain ends it, and its readers see the end.
+        return await log.read(run_id, after, wait)
+    async with shutdown.reading():
+        return await log.read(run_id, after, wait)
+
+
+async def _end_orphan(log: RunLog, run_id: str, status: str | None) -> None:
+    if await log.end_orphan(run_id, RUN_INTERRUPTED.event(), status or Turn.Status.INTERRUPTED):
+        logger.warning("run %s: its worker is gone; recorded as interrupted", run_id)
+
+
 async def follow(run_id: str, after: int, idle_seconds: float) -> AsyncIterator[ReadResult]:
     """The run's events after event ``after``, live, until it ends. Yields a result
-    with no entries and no end after ``idle_seconds`` of silence (ping time)."""
+    with no entries and no end after ``idle_seconds`` of silence (ping time).
+    Ends with ``SHUTTING_DOWN`` (the drain) or ``UNAVAILABLE`` (a backend error,
+    logged once) instead of raising."""
     log = run_log()
+    check = _lease_check_seconds()
+    quiet_since = time.monotonic()
+    checked_at = quiet_since
+    suspect = False
     while True:
-        result = await log.read(run_id, after, idle_seconds)
+        try:
+            result = await _read(log, run_id, after, min(idle_seconds, check))
+            if not result.entries and result.end is None and run_id not in _local:
+                now = time.monotonic()
+                if now - checked_at >= check:
+                    checked_at = now
+                    # The owner's lease: ran out -> its worker is gone. A turn that
+                    # ended while its log still says running a check later: its
+                    # worker died between the two writes.
+                    status, orphaned = await services.aturn_expire(run_id=run_id)
+                    if status != RUNNING and (orphaned or suspect):
+                        await _end_orphan(log, run_id, status)
+                        continue  # the next read returns the error event and the end
+                    suspect = status != RUNNING
+        except shutdown.Drained:
+            yield ReadResult(end=SHUTTING_DOWN)
+            return
+        except Exception as exc:
+            logger.error(
+                "run %s: could not read its events (%s: %.200s)", run_id, type(exc).__name__, exc
+            )
+            yield ReadResult(end=UNAVAILABLE)
+            return
         if result.entries:
             after = result.entries[-1][0]
-        yield result
-        if result.end is not None:
-            return
+        if result.entries or result.end is not None:
+            quiet_since = checked_at = time.monotonic()
+            suspect = False
+            yield result
+            if result.end is not None:
+                return
+        elif time.monotonic() - quiet_since >= idle_seconds:
+            quiet_since = time.monotonic()
+            yield result

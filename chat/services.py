@@ -1,9 +1,14 @@
 """Writes for conversations and turns.
 
-A turn touches the database twice, never per token: at its start (claim the
-run lock of an existing conversation and read its history, or insert a new
-conversation holding the lock), and at its end (``turn_finish``: history items, the ``Turn`` row and the lock release
-in one transaction). Each is one job on ``chatproject.db``'s worker threads
+A turn touches the database at its start (claim the run lock of an existing
+conversation and read its history, or insert a new conversation holding the
+lock; either way the ``Turn`` row, ``running``, and the user's message are
+written in the same transaction), every ``CHAT_CHECKPOINT_SECONDS`` at most
+while it streams (``turn_checkpoint``: the partial reply and the lease), and
+at its end (``turn_finish``: its history items, the ``Turn`` row and the lock
+release in one transaction), never per token. A turn whose lease ran out (its
+worker died) is recorded as interrupted by whoever notices first
+(``turn_expire``, the next claim): one conditional UPDATE, so it happens once. Each is one job on ``chatproject.db``'s worker threads
 (several queries per hop, not one hop per query) on a connection that stays
 open between turns; a stream holds no connection while it streams, so 200 open
 streams need no more connections than ``DB_THREADS``.
@@ -23,7 +28,7 @@ from django.utils import timezone
 
 from chat.models import Conversation, ConversationItem, Turn
 from chat.selectors import is_user_message
-from chat.session import DjangoSession, stored_items
+from chat.session import DjangoSession, stored_items, write_turn_items
 from chatproject import db
 from chatproject.errors import ApiError
 
@@ -40,6 +45,14 @@ def title_from_message(message: str) -> str:
     if " " in cut[TITLE_CHARS // 2 :]:
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,.;:-") + "…"
+
+
+# ``Turn.error_code`` of a turn recorded as interrupted because its lease ran out.
+LEASE_EXPIRED = "lease_expired"
+
+
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.CHAT_RUN_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,19 @@ def _not_found() -> ApiError:
     return ApiError(404, "not_found", "Conversation not found.")
 
 
+def _store_question(start: TurnStart, message: str) -> None:
+    """The ``running`` Turn row and the user's message: kept whatever happens next."""
+    Turn.objects.create(
+        id=start.run_id,
+        conversation_id=start.conversation_id,
+        model="",
+        status=Turn.Status.RUNNING,
+        started_at=start.started_at,
+        lease_expires_at=_lease_until(start.started_at),
+    )
+    write_turn_items(start, [_user_item(message)])
+
+
 def _create_conversation(*, user: Any, message: str) -> TurnStart:
     start = TurnStart(
         conversation_id=uuid.uuid4(),
@@ -67,14 +93,71 @@ def _create_conversation(*, user: Any, message: str) -> TurnStart:
         created=True,
         started_at=timezone.now(),
     )
-    Conversation.objects.create(
-        id=start.conversation_id,
-        owner=user,
-        title=start.title,
-        active_run=start.run_id,
-        active_run_started_at=start.started_at,
-    )
+    with transaction.atomic():
+        Conversation.objects.create(
+            id=start.conversation_id,
+            owner=user,
+            title=start.title,
+            active_run=start.run_id,
+            active_run_started_at=start.started_at,
+        )
+        _store_question(start, message)
     return start
+
+
+def _interrupt(turns: Any, now: datetime) -> int:
+    return int(
+        turns.filter(status=Turn.Status.RUNNING).update(
+            status=Turn.Status.INTERRUPTED,
+            error_code=LEASE_EXPIRED,
+            finished_at=now,
+            lease_expires_at=None,
+        )
+    )
+
+
+def _expire_leases(conversation_id: uuid.UUID, now: datetime) -> None:
+    """Record the conversation's running turns whose lease ran out as interrupted,
+    and release the lock they held."""
+    expired = list(
+        Turn.objects.filter(
+            conversation_id=conversation_id,
+            status=Turn.Status.RUNNING,
+            lease_expires_at__lt=now,
+        ).values_list("id", flat=True)
+    )
+    if expired and _interrupt(Turn.objects.filter(id__in=expired), now):
+        Conversation.objects.filter(id=conversation_id, active_run__in=expired).update(
+            active_run=None, active_run_started_at=None
+        )
+
+
+def turn_expire(*, run_id: uuid.UUID | str) -> tuple[str | None, bool]:
+    """A run's ``Turn`` status, after recording it as interrupted if its lease ran
+    out; and whether it ended that way (here or elsewhere: its worker is gone).
+    ``None``: no such turn (its conversation was deleted)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            Turn.objects.filter(id=run_id)
+            .values_list("conversation_id", "status", "error_code")
+            .first()
+        )
+        if row is None:
+            return None, False
+        conversation_id, status, error_code = row
+        if status != Turn.Status.RUNNING:
+            return status, error_code == LEASE_EXPIRED
+        if not _interrupt(Turn.objects.filter(id=run_id, lease_expires_at__lt=now), now):
+            return status, False
+        Conversation.objects.filter(id=conversation_id, active_run=run_id).update(
+            active_run=None, active_run_started_at=None
+        )
+    return Turn.Status.INTERRUPTED, True
+
+
+async def aturn_expire(*, run_id: uuid.UUID | str) -> tuple[str | None, bool]:
+    return await db.run(turn_expire, run_id=run_id)
 
 
 def _drop_last_turn(conversation_id: uuid.UUID) -> None:
@@ -96,7 +179,7 @@ def _drop_last_turn(conversation_id: uuid.UUID) -> None:
 
 
 def _claim_conversation(
-    *, user: Any, conversation_id: uuid.UUID, replace_last_turn: bool
+    *, user: Any, conversation_id: uuid.UUID, message: str, replace_last_turn: bool
 ) -> TurnStart:
     now = timezone.now()
     run_id = uuid.uuid4()
@@ -112,6 +195,7 @@ def _claim_conversation(
     # replacement rolls the claim back with it.
     stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
     with transaction.atomic():
+        _expire_leases(conversation_id, now)
         claimed = (
             Conversation.objects.filter(id=conversation_id, owner=user)
             .filter(Q(active_run__isnull=True) | Q(active_run_started_at__lt=stale))
@@ -123,10 +207,15 @@ def _claim_conversation(
             raise ApiError(
                 409, "run_in_progress", "A reply is already being generated in this conversation."
             )
+        # Holding the lock, any turn still ``running`` here is an orphan (a lock
+        # taken over as stale): it must not write into the history any more.
+        _interrupt(Turn.objects.filter(conversation_id=conversation_id), now)
         if replace_last_turn:
             _drop_last_turn(conversation_id)
-    history = tuple(stored_items(conversation_id))
-    return TurnStart(conversation_id, title, run_id, False, now, history)
+        history = tuple(stored_items(conversation_id))
+        start = TurnStart(conversation_id, title, run_id, False, now, history)
+        _store_question(start, message)
+    return start
 
 
 async def turn_start(
@@ -138,7 +227,8 @@ async def turn_start(
 ) -> TurnStart:
     """Claim an existing conversation for a new turn (404 / 409 as ``ApiError``), or
     create a new one: either way the conversation row exists, locked by this
-    turn, before the first event. One hop to ``chatproject.db``'s threads.
+    turn, with the ``running`` Turn row and the user's message stored, before
+    the first event. One hop to ``chatproject.db``'s threads.
 
     ``replace_last_turn`` drops the conversation's last turn in the claim's
     transaction: the new turn takes its place (409 ``nothing_to_replace`` when
@@ -150,8 +240,13 @@ async def turn_start(
         _claim_conversation,
         user=user,
         conversation_id=conversation_id,
+        message=message,
         replace_last_turn=replace_last_turn,
     )
+
+
+def _user_item(message: str) -> dict[str, Any]:
+    return {"role": "user", "content": message}
 
 
 def _has_user_item(items: list[dict[str, Any]]) -> bool:
@@ -173,6 +268,37 @@ def _has_text(items: list[dict[str, Any]], text: str) -> bool:
     return False
 
 
+def turn_items(
+    items: list[dict[str, Any]], *, message: str, partial_text: str
+) -> list[dict[str, Any]]:
+    """A turn's history items: the user's message first (always kept), then the
+    run's items, then the unfinished reply text as an assistant message."""
+    items = list(items)
+    if not _has_user_item(items):
+        items.insert(0, _user_item(message))
+    if partial_text and not _has_text(items, partial_text):
+        items.append({"role": "assistant", "content": partial_text})
+    return items
+
+
+def turn_checkpoint(*, start: TurnStart, items: list[dict[str, Any]] | None) -> bool:
+    """Renew the turn's lease and, with ``items`` (``turn_items``), replace its
+    stored items with them. False once the turn is no longer running here (its
+    lease ran out and someone recorded it as interrupted)."""
+    now = timezone.now()
+    with transaction.atomic():
+        renewed = Turn.objects.filter(id=start.run_id, status=Turn.Status.RUNNING).update(
+            lease_expires_at=_lease_until(now)
+        )
+        if renewed and items is not None:
+            write_turn_items(start, items)
+    return bool(renewed)
+
+
+async def aturn_checkpoint(**kwargs: Any) -> bool:
+    return await db.run(turn_checkpoint, **kwargs)
+
+
 def turn_finish(
     *,
     start: TurnStart,
@@ -190,40 +316,32 @@ def turn_finish(
 
     ``items`` are the turn's new history items (the session's pending ones, taken
     on the event loop so a late SDK callback cannot change them mid-write).
+    They replace what the turn stored so far (the question, a checkpoint).
 
     The user's message is always kept (a failed or interrupted turn still shows
     what was asked); unfinished reply text is kept as an assistant message and
-    the ``Turn`` says how it ended.
+    the ``Turn`` says how it ended. None when the turn was already recorded
+    (its lease ran out) or its conversation deleted: what is stored stays.
     """
     now = timezone.now()
     with transaction.atomic():
-        released = Conversation.objects.filter(
-            id=start.conversation_id, active_run=start.run_id
-        ).update(active_run=None, active_run_started_at=None, updated_at=now)
-        if not released:
-            if not Conversation.objects.filter(id=start.conversation_id).exists():
-                return None  # deleted while the reply streamed
-            # The lock was taken over as stale: append after whatever is there now.
-            session.forget_stored()
-            Conversation.objects.filter(id=start.conversation_id).update(updated_at=now)
-        items = list(items)
-        if not _has_user_item(items):
-            items.insert(0, {"role": "user", "content": message})
-        if partial_text and not _has_text(items, partial_text):
-            items.append({"role": "assistant", "content": partial_text})
-        turn = Turn.objects.create(
-            id=start.run_id,
-            conversation_id=start.conversation_id,
+        recorded = Turn.objects.filter(id=start.run_id, status=Turn.Status.RUNNING).update(
             model=model[:200],
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             status=status,
             error_code=error_code,
-            started_at=start.started_at,
             finished_at=now,
+            lease_expires_at=None,
         )
-        session.write(items, turn_id=turn.id)
-    return turn
+        if not recorded:
+            return None
+        Conversation.objects.filter(id=start.conversation_id, active_run=start.run_id).update(
+            active_run=None, active_run_started_at=None, updated_at=now
+        )
+        write_turn_items(start, turn_items(items, message=message, partial_text=partial_text))
+        session.forget_stored()
+    return Turn.objects.get(id=start.run_id)
 
 
 async def aturn_finish(**kwargs: Any) -> Turn | None:
@@ -246,8 +364,10 @@ def conversation_delete(*, conversation: Conversation) -> None:
     finish and a new run's claim update), and a conversation with a live run
     answers 409 instead of losing the reply mid-write.
     """
-    stale = timezone.now() - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CHAT_RUN_STALE_SECONDS)
     with transaction.atomic():
+        _expire_leases(conversation.pk, now)
         locked = Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
         if locked is None:
             raise ApiError(404, "not_found", "Conversation not found.")

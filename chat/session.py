@@ -4,9 +4,10 @@ The SDK calls ``add_items`` several times per run (the user's message before the
 first model request, then the items of each model turn). Writing each call
 through would put a database round trip in front of the first token, so this
 session keeps added items in memory (``pending``); at the end of the turn
-``take_pending`` hands them over and ``write`` stores them in one
+``take_pending`` hands them over and ``write_turn_items`` stores them in one
 ``bulk_create``, inside ``chat.services.turn_finish``'s transaction (which also
-records the ``Turn`` and releases the run lock). Reads see the stored items followed by the pending ones, so the session
+records the ``Turn`` and releases the run lock). The turn's checkpoints
+(``chat.services.turn_checkpoint``) store a copy of them the same way. Reads see the stored items followed by the pending ones, so the session
 behaves like any other ``Session`` to the SDK.
 """
 
@@ -37,6 +38,25 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list):
         return [_storable(item) for item in value]
     return value
+
+
+def write_turn_items(start: Any, items: list[dict[str, Any]]) -> None:
+    """Replace the items of turn ``start`` (a ``chat.services.TurnStart``) with
+    ``items``, right after the history it started from (sync). The turn holds
+    the conversation's run lock, so nobody else writes after that history."""
+    ConversationItem.objects.filter(
+        conversation_id=start.conversation_id, turn_id=start.run_id
+    ).delete()
+    base = len(start.history)
+    ConversationItem.objects.bulk_create(
+        ConversationItem(
+            conversation_id=start.conversation_id,
+            position=base + offset,
+            turn_id=start.run_id,
+            data=_storable(item),
+        )
+        for offset, item in enumerate(items)
+    )
 
 
 def stored_items(conversation_id: Any) -> list[dict[str, Any]]:

@@ -20,9 +20,18 @@ from chat.turn import ChatTurn
 DONE = b"data: [DONE]\n\n"
 PING = b": ping\n\n"
 
-_RUN_EXPIRED = events.StreamError(
-    "run_expired", "This run's events are no longer available.", False
-)
+# How a run's events can end other than with the run: one error event, then [DONE].
+END_ERRORS = {
+    runs.GONE: events.StreamError(
+        "run_expired", "This run's events are no longer available.", False
+    ),
+    runs.SHUTTING_DOWN: events.StreamError(
+        "shutting_down", "This server is shutting down. Reconnect to resume.", True
+    ),
+    runs.UNAVAILABLE: events.StreamError(
+        "runs_unavailable", "The run's events could not be read. Reconnect to resume.", True
+    ),
+}
 
 
 def frame(event_payload: bytes, event_id: int | None = None) -> bytes:
@@ -78,6 +87,7 @@ async def run_stream(run_id: str, after: int) -> AsyncIterator[bytes]:
             yield b"".join([frame(item, n) for n, item in result.entries])
         elif result.end is None:
             yield PING
-        if result.end == runs.GONE:
-            yield frame(_RUN_EXPIRED.event())
+        error = END_ERRORS.get(result.end or "")
+        if error is not None:
+            yield frame(error.event())
     yield DONE

@@ -7,8 +7,18 @@ A turn is a small state machine::
 
 ``_enter`` is the only place the state changes and ``_record`` the only place the
 outcome is written (one transaction: ``services.turn_finish``); it runs once,
-however many paths reach it. Work that must happen at a transition (the
-crash-safety checkpoints, for instance) attaches there.
+however many paths reach it. Work that must happen at a transition attaches
+there:
+
+- ``turn_begin`` refuses new turns while the process drains (503
+  ``shutting_down``) and the claim stores the user's message with the
+  ``running`` Turn row; from then on the turn is tracked by
+  ``chatproject.shutdown`` (``wait_ended``, ``interrupt``) until recorded.
+- Entering ``streaming`` starts the checkpoint writer: every
+  ``CHAT_CHECKPOINT_SECONDS`` at most it stores the reply so far (only when it
+  changed) and renews the turn's lease (``CHAT_RUN_LEASE_SECONDS``). A turn
+  whose lease was taken away (its worker stalled past it) interrupts itself.
+- ``_record`` stops the writer and reports the outcome to ``chatproject.metrics``.
 
 ``turn_begin`` starts every turn -- ``/api/chat``, ``/api/runs`` and the
 WebSocket -- and ``ChatTurn.events()`` is the one producer of its events:
@@ -29,6 +39,8 @@ The producer's shape:
   ``interrupted``, shielded so the cancellation cannot cut the write short.
   ``cancel()`` (a background run's stop) ends the turn the same way, without
   cancelling anybody's task.
+- ``interrupt()`` (the drain) ends it the same way, as ``interrupted``: its
+  readers get the ``run_interrupted`` error event, then the end.
 - The outcome is written before the producer returns, so a client that
   reloads the conversation right after ``[DONE]`` sees it.
 """
@@ -52,6 +64,7 @@ from chat.inputs import ChatInput
 from chat.models import Turn
 from chat.services import TurnStart
 from chat.session import DjangoSession
+from chatproject import metrics, shutdown
 from usage.history import session_input
 from usage.turns import TurnSlot, turn_admit
 
@@ -112,18 +125,27 @@ class _End:
         self.error = error
 
 
-class _Cancel:
-    """Queue sentinel: stop the turn (``ChatTurn.cancel``)."""
+class _Stop:
+    """Queue sentinel: end the turn now, as ``state`` (``cancel``, ``interrupt``)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: TurnState) -> None:
+        self.state = state
 
 
-_CANCEL = _Cancel()
+RUN_INTERRUPTED = StreamError(
+    "run_interrupted", "The reply was interrupted. Retry to generate it again.", True
+)
 
 
 async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> ChatTurn:
     """Admit the turn (usage limits), claim (or create) the conversation and return
     the turn, not yet streaming.
 
-    Raises ``ApiError`` (429, 404, 409 ...) before anything is streamed."""
+    Raises ``ApiError`` (503 while shutting down, 429, 404, 409 ...) before
+    anything is streamed."""
+    shutdown.refuse_if_draining()
     slot = await turn_admit(user=user, api_key=api_key, conversation_id=data.conversation_id)
     try:
         start = await services.turn_start(
@@ -135,7 +157,9 @@ async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> Chat
     except BaseException:
         await slot.abandon()
         raise
-    return ChatTurn(start, data.message, slot=slot)
+    turn = ChatTurn(start, data.message, slot=slot)
+    shutdown.track(turn)
+    return turn
 
 
 class ChatTurn:
@@ -153,8 +177,12 @@ class ChatTurn:
         self._result: Any = None
         self._pump: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[Any] | None = None
-        self._cancel_requested = False
+        self._stop: TurnState | None = None
         self._recording: asyncio.Future[bool] | None = None
+        self._ended = asyncio.Event()
+        self._streaming_since: float | None = None
+        self._first_output = False
+        self._checkpoints: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -169,6 +197,10 @@ class ChatTurn:
             raise RuntimeError(f"turn {self.start.run_id}: {self.state} -> {state}")
         self.state = state
         self.error = error
+        if state is TurnState.STREAMING:
+            self._streaming_since = self._loop.time()
+            metrics.turn_started()
+            self._checkpoints = asyncio.create_task(self._checkpoint_loop())
 
     def _record(self) -> asyncio.Future[bool]:
         """Write the outcome (once; later calls wait for the same write). True if saved.
@@ -177,6 +209,8 @@ class ChatTurn:
         if self._recording is None:
             if not self.state.ended:
                 self._enter(TurnState.INTERRUPTED)
+            if self._checkpoints is not None:
+                self._checkpoints.cancel()
             self._recording = asyncio.ensure_future(self._write())
             _keep(self._recording)
         return asyncio.shield(self._recording)
@@ -185,6 +219,12 @@ class ChatTurn:
         result = self._result
         usage = result.context_wrapper.usage if result is not None else None
         completed = self.state is TurnState.COMPLETED
+        if self._streaming_since is not None:
+            metrics.turn_ended(
+                outcome=self.state.value,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+            )
         try:
             await services.aturn_finish(
                 start=self.start,
@@ -210,16 +250,66 @@ class ChatTurn:
                 output_tokens=usage.output_tokens if usage else 0,
                 conversation_id=self.start.conversation_id,
             )
+            self._ended.set()
+            shutdown.untrack(self)
         return True
 
+    async def _checkpoint_loop(self) -> None:
+        """Store the reply so far when it changed, and renew the lease, at most one
+        write per ``CHAT_CHECKPOINT_SECONDS``."""
+        every = settings.CHAT_CHECKPOINT_SECONDS
+        renew_every = settings.CHAT_RUN_LEASE_SECONDS / 3
+        saved: tuple[int, str] = (0, "")
+        last_write = self._loop.time()
+        while True:
+            await asyncio.sleep(min(every, renew_every))
+            pending = list(self.session.pending)
+            partial = self.translator.partial_text
+            changed = (len(pending), partial) != saved
+            if not changed and self._loop.time() - last_write < renew_every:
+                continue
+            items = (
+                services.turn_items(pending, message=self.message, partial_text=partial)
+                if changed
+                else None
+            )
+            try:
+                alive = await services.aturn_checkpoint(start=self.start, items=items)
+            except Exception as exc:
+                # Not fatal: the next tick tries again; the lease has margin for it.
+                logger.warning(
+                    "chat turn %s: checkpoint failed (%s)", self.start.run_id, type(exc).__name__
+                )
+                continue
+            if not alive:
+                logger.error("chat turn %s: its lease was taken; stopping", self.start.run_id)
+                self.interrupt()
+                return
+            saved, last_write = (len(pending), partial), self._loop.time()
+
     # -- ending from outside -----------------------------------------------------
+
+    def _request_stop(self, state: TurnState) -> None:
+        if self._stop is None:
+            self._stop = state
+            if self._queue is not None:
+                self._queue.put_nowait(_Stop(state))
 
     def cancel(self) -> None:
         """Stop the turn: the producer stops reading, cancels the agent run (closing
         the upstream request) and records the partial reply."""
-        self._cancel_requested = True
-        if self._queue is not None:
-            self._queue.put_nowait(_CANCEL)
+        self._request_stop(TurnState.CANCELLED)
+
+    def interrupt(self) -> None:
+        """End the turn now as ``interrupted`` (``shutdown.Drainable``): its readers
+        get ``run_interrupted``. A turn whose producer never started is recorded."""
+        self._request_stop(TurnState.INTERRUPTED)
+        if self._queue is None and self._recording is None:
+            _keep(asyncio.ensure_future(self.abandon()))
+
+    async def wait_ended(self) -> None:
+        """Until the outcome is recorded (``shutdown.Drainable``)."""
+        await self._ended.wait()
 
     async def abandon(self) -> None:
         """End a turn whose events nobody reads (its producer never started):
@@ -263,8 +353,11 @@ class ChatTurn:
         """Yield batches (lists) of event payloads, ``conversation`` first; ``None``
         after ``ping_seconds`` of silence. Returns once the turn is recorded."""
         try:
-            if self._cancel_requested:  # stopped before it began: keep the question asked
-                self._enter(TurnState.CANCELLED)
+            if self._stop is not None:  # stopped before it began: keep the question asked
+                if not self.state.ended:
+                    self._enter(self._stop)
+                if self.state is TurnState.INTERRUPTED:
+                    yield [RUN_INTERRUPTED.event()]
                 return
             self._enter(TurnState.STREAMING)
             queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -279,7 +372,7 @@ class ChatTurn:
                     }
                 )
             ]
-            end: _End | _Cancel | None = None
+            end: _End | _Stop | None = None
             while end is None:
                 if queue.empty():
                     try:
@@ -292,7 +385,7 @@ class ChatTurn:
                     item = queue.get_nowait()
                 batch: list[bytes] = []
                 while True:
-                    if isinstance(item, _End | _Cancel):
+                    if isinstance(item, _End | _Stop):
                         end = item
                         break
                     batch.append(item)
@@ -300,10 +393,15 @@ class ChatTurn:
                         break
                     item = queue.get_nowait()
                 if batch:
+                    if not self._first_output:
+                        self._first_output = True
+                        metrics.turn_first_output(seconds=self._loop.time() - self._started())
                     yield batch
 
-            if isinstance(end, _Cancel):
-                self._enter(TurnState.CANCELLED)
+            if isinstance(end, _Stop):
+                self._enter(end.state)
+                if end.state is TurnState.INTERRUPTED:
+                    yield [RUN_INTERRUPTED.event()]
                 return
             if end.error is None:
                 self._enter(TurnState.COMPLETED)
@@ -321,9 +419,7 @@ class ChatTurn:
                 )
                 yield [error.event()]
             if not await self._record():
-                yield [
-                    StreamError("internal_error", "The reply could not be saved.", False).event()
-                ]
+                yield [StreamError("save_failed", "The reply could not be saved.", True).event()]
         finally:
             self._stop_agent()
             await self._record()
@@ -351,6 +447,9 @@ class ChatTurn:
             error = exc
         finally:
             put(_End(error))
+
+    def _started(self) -> float:
+        return self._streaming_since if self._streaming_since is not None else self._loop.time()
 
     def _stop_agent(self) -> None:
         if self._pump is not None and not self._pump.done():

@@ -169,6 +169,8 @@ def _stream_response() -> dict[str, Any]:
 
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": STRING}
 
+SHUTTING_DOWN = "This server is shutting down (`shutting_down`, with `Retry-After`): send it again."
+
 PATHS: dict[str, Any] = {
     "/api/chat": {
         "post": {
@@ -187,6 +189,7 @@ PATHS: dict[str, Any] = {
                     "replace (`nothing_to_replace`)."
                 ),
                 "413": _error("Request body over 1 MB."),
+                "503": _error(SHUTTING_DOWN),
             },
         }
     },
@@ -210,6 +213,9 @@ PATHS: dict[str, Any] = {
                     "replace (`nothing_to_replace`)."
                 ),
                 "413": _error("Request body over 1 MB."),
+                "503": _error(
+                    SHUTTING_DOWN + " Or background runs are unavailable (`runs_unavailable`)."
+                ),
             },
         }
     },

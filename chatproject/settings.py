@@ -438,12 +438,25 @@ CHAT_UPSTREAM_TIMEOUT_SECONDS = env.int("CHAT_UPSTREAM_TIMEOUT_SECONDS", default
 CHAT_UPSTREAM_MAX_RETRIES = env.int("CHAT_UPSTREAM_MAX_RETRIES", default=2, min_value=0)
 # ": ping" after this much silence keeps idle proxies from closing the stream.
 CHAT_PING_MS = env.int("CHAT_PING_MS", default=15_000, min_value=10)
-# A run lock older than this is treated as abandoned (a crashed worker).
+# A run lock older than this is treated as abandoned whatever its lease says
+# (a backstop: a crashed worker's turn is noticed by its lease).
 CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_value=1)
 # A background run's events are kept this long after it ends (resume, replay).
 RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_value=1)
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
+
+# --------------------------------------------------------------------------
+# Crash-safe turns: checkpoints and leases (chat.turn, chat.services)
+# --------------------------------------------------------------------------
+
+# A streaming reply is saved at most this often (never per token): a crash
+# loses at most this much text.
+CHAT_CHECKPOINT_SECONDS = env.int("CHAT_CHECKPOINT_SECONDS", default=2, min_value=1)
+# A live turn's worker renews its lease about three times within this; a turn
+# whose lease ran out is recorded as interrupted (its worker died) and its
+# conversation is free again.
+CHAT_RUN_LEASE_SECONDS = env.int("CHAT_RUN_LEASE_SECONDS", default=10, min_value=3)
 
 # --------------------------------------------------------------------------
 # Chat limits: history served, WebSocket frames (chat.apis, chat.consumers)

@@ -12,6 +12,10 @@ module takes the first SIGTERM (or SIGINT) itself:
 2. Live turns get up to ``SHUTDOWN_GRACE_SECONDS`` to finish.
 3. The ones still running are interrupted: each records its partial reply as
    ``interrupted`` and sends its readers the ``run_interrupted`` error event.
+   Readers here following a run another worker drives (``reading()``) then
+   end with a retryable ``shutting_down`` event: the client resumes on
+   another worker with ``Last-Event-ID``, before the server's own timeout
+   would cut the connection.
 4. Then the server's own signal handler runs, as if the signal arrived now,
    and the server shuts down as usual (its graceful timeout must be longer
    than the grace period: ``scripts/serve`` sets both).
@@ -25,10 +29,11 @@ lifespan events: there a signal stops the process at once, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import FrameType
 from typing import Any, Protocol
 
@@ -48,8 +53,14 @@ class Drainable(Protocol):
         """End the turn now; it records itself as interrupted."""
 
 
+class Drained(Exception):
+    """Raised in a ``reading()`` block when the drain is over."""
+
+
 _live: set[Drainable] = set()
+_readers: set[asyncio.Timeout] = set()
 _draining = False
+_drained = False
 _signalled = False
 # A strong reference: the loop keeps only weak ones to its tasks.
 _drain_task: asyncio.Task[None] | None = None
@@ -83,6 +94,34 @@ def live_count() -> int:
     return len(_live)
 
 
+@contextlib.asynccontextmanager
+async def reading() -> AsyncIterator[None]:
+    """A wait that must end (``Drained``) when the drain is over: a reader of a
+    run this process does not drive."""
+    if _drained:
+        raise Drained
+    timeout = asyncio.timeout(None)
+    try:
+        async with timeout:
+            _readers.add(timeout)
+            yield
+    except TimeoutError:
+        # Ours (the drain rescheduled it to now), or one from inside the block.
+        if timeout.expired():
+            raise Drained from None
+        raise
+    finally:
+        _readers.discard(timeout)
+
+
+def _stop_readers() -> None:
+    global _drained
+    _drained = True
+    now = asyncio.get_running_loop().time()
+    for timeout in list(_readers):
+        timeout.reschedule(now)
+
+
 async def _wait_all(turns: list[Drainable], seconds: float) -> bool:
     if not turns:
         return True
@@ -94,9 +133,17 @@ async def _wait_all(turns: list[Drainable], seconds: float) -> bool:
 
 
 async def drain(grace_seconds: float) -> None:
-    """Stop taking turns, let live ones finish, interrupt the rest."""
+    """Stop taking turns, let live ones finish, interrupt the rest; then end the
+    readers of other workers' runs."""
     global _draining
     _draining = True
+    try:
+        await _drain_turns(grace_seconds)
+    finally:
+        _stop_readers()
+
+
+async def _drain_turns(grace_seconds: float) -> None:
     started = time.monotonic()
     live = list(_live)
     logger.warning("shutting down: draining %s live turn(s), up to %.0fs", len(live), grace_seconds)

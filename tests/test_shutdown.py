@@ -38,6 +38,8 @@ class _Turn:
 def _not_draining(monkeypatch):
     monkeypatch.setattr(shutdown, "_draining", False)
     monkeypatch.setattr(shutdown, "_live", set())
+    monkeypatch.setattr(shutdown, "_drained", False)
+    monkeypatch.setattr(shutdown, "_readers", set())
 
 
 async def test_drain_lets_short_turns_finish_and_interrupts_the_rest() -> None:

@@ -6,8 +6,8 @@ Event ids are 1, 2, ... in append order, so a ``Last-Event-ID`` is directly a
 read position. ``chat.runlog.memory`` keeps runs in process memory (no
 ``REDIS_URL``: one process); ``chat.runlog.redis`` on Redis, shared by every
 worker. Entries are kept ``RUN_EVENTS_TTL_SECONDS`` after the run ends; while
-it runs, that plus ``CHAT_RUN_STALE_SECONDS`` (so a crashed worker's run
-disappears too).
+it runs, that plus ``CHAT_RUN_STALE_SECONDS``. A run whose owner died is ended
+by a reader (``end_orphan``), once its turn's lease ran out (``chat.runs``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from django.conf import settings
 RUNNING = "running"
 # ``ReadResult.end`` of a run whose log expired (or never existed) while read.
 GONE = "gone"
+# ``ReadResult.end`` (from ``chat.runs.follow``, never stored): the reader stops
+# because this process shuts down, or because the log could not be read.
+SHUTTING_DOWN = "shutting_down"
+UNAVAILABLE = "unavailable"
 # At most this many events per read.
 READ_COUNT = 500
 
@@ -62,9 +66,15 @@ class RunLog(Protocol):
 
     async def request_cancel(self, run_id: str) -> None: ...
 
+    async def end_orphan(self, run_id: str, payload: bytes, status: str) -> bool:
+        """End a run whose owner is gone (any worker may call it): append ``payload``
+        (an error event) and the end marker with ``status`` after its last event.
+        Atomic and idempotent: False when the run had already ended."""
+
     async def read(self, run_id: str, after: int, wait_seconds: float | None) -> ReadResult:
-        """Events after ``after``; waits up to ``wait_seconds`` for one while the run
-        is live. ``end`` is set once everything up to the end has been returned."""
+        """Events after ``after``; waits up to ``wait_seconds`` (or less) for one
+        while the run is live. ``end`` is set once everything up to the end has
+        been returned."""
 
     async def aclose(self) -> None:
         """Release this event loop's connections (tests)."""

@@ -75,6 +75,14 @@ class MemoryRunLog:
     async def request_cancel(self, run_id: str) -> None:
         pass
 
+    async def end_orphan(self, run_id: str, payload: bytes, status: str) -> bool:
+        run = self._runs.get(run_id)
+        if run is None or run.status != RUNNING:
+            return False
+        run.events.append(payload)
+        await self.finish(run_id, len(run.events) + 1, status)
+        return True
+
     async def read(self, run_id: str, after: int, wait_seconds: float | None) -> ReadResult:
         run = self._live(run_id)
         if run is None:

@@ -12,6 +12,13 @@
   channel before it announces its first run (``prepare``), so no cancel can be
   missed; the owner also reads the flag back in each append pipeline (same
   round trip), a second path should a message be lost.
+- A blocking read never blocks longer than ``MAX_BLOCK_SECONDS``, under the
+  client's socket timeout (``SOCKET_TIMEOUT_SECONDS``): a longer ``XREAD
+  BLOCK`` would end in a socket timeout on a healthy but quiet run.
+  ``chat.runs.follow`` reads again (and checks the owner's lease) in between.
+- ``end_orphan`` is one Lua script: the check that the run is still running, the
+  error event and the end marker after its last event id, atomically, so of
+  several readers noticing a dead owner one writes them.
 """
 
 from __future__ import annotations
@@ -33,6 +40,21 @@ logger = logging.getLogger(__name__)
 
 _PREFIX = "chat:run:"
 _CANCEL_CHANNEL = "chat:run-cancel"
+SOCKET_TIMEOUT_SECONDS = 5.0
+MAX_BLOCK_SECONDS = 3.0
+
+_END_ORPHAN = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local n = 0
+if #last > 0 then n = tonumber(string.match(last[1][1], '^(%d+)')) end
+redis.call('XADD', KEYS[2], (n + 1) .. '-0', 'd', ARGV[1])
+redis.call('XADD', KEYS[2], (n + 2) .. '-0', 'end', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
 
 
 class RedisRunLog:
@@ -51,7 +73,11 @@ class RedisRunLog:
         if client is None:
             import redis.asyncio
 
-            client = redis.asyncio.Redis.from_url(self._url)
+            client = redis.asyncio.Redis.from_url(
+                self._url,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            )
             self._clients[loop] = client
         return client
 
@@ -70,10 +96,14 @@ class RedisRunLog:
             await asyncio.shield(listener[1])
 
     async def _listen(self, ready: asyncio.Future[None], on_cancel: Callable[[str], None]) -> None:
+        lost = False
         while True:
             pubsub = self._redis().pubsub()
             try:
                 await pubsub.subscribe(_CANCEL_CHANNEL)
+                if lost:
+                    logger.warning("run cancel subscription restored")
+                    lost = False
                 while True:
                     message = await pubsub.get_message(timeout=None)
                     if message is None:
@@ -84,8 +114,13 @@ class RedisRunLog:
                         on_cancel(message["data"].decode())
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("run cancel subscription lost; resubscribing", exc_info=True)
+            except Exception as exc:
+                # Once per outage, not once per retry.
+                if not lost:
+                    logger.warning(
+                        "run cancel subscription lost (%s); resubscribing", type(exc).__name__
+                    )
+                    lost = True
                 await asyncio.sleep(1)
             finally:
                 try:
@@ -149,6 +184,13 @@ class RedisRunLog:
             pipe.publish(_CANCEL_CHANNEL, run_id)
             await pipe.execute()
 
+    async def end_orphan(self, run_id: str, payload: bytes, status: str) -> bool:
+        meta, events = self._keys(run_id)
+        ended = await self._redis().eval(
+            _END_ORPHAN, 2, meta, events, payload, status, settings.RUN_EVENTS_TTL_SECONDS
+        )
+        return bool(ended)
+
     async def read(self, run_id: str, after: int, wait_seconds: float | None) -> ReadResult:
         meta, events = self._keys(run_id)
         redis = self._redis()
@@ -167,7 +209,8 @@ class RedisRunLog:
                 if not response:
                     return ReadResult(end=status)
             elif wait_seconds:
-                response = await self._xread(events, after, block=max(1, int(wait_seconds * 1000)))
+                block = min(wait_seconds, MAX_BLOCK_SECONDS)
+                response = await self._xread(events, after, block=max(1, int(block * 1000)))
         result = ReadResult()
         if not response:
             return result

@@ -301,9 +301,15 @@ def _parse_run_block(block: str, stream: RunStream) -> bool:
         assert event_id is None
         stream.done = True
     else:
-        assert event_id is not None, f"event without an id: {block!r}"
+        event = json.loads(data)
+        if event_id is None:
+            # Only the error event that ends a stream early (not one of the run's
+            # events) has no id: the client's Last-Event-ID stays where it was,
+            # which is what ``ids`` records for it.
+            assert event["type"] == "error", f"event without an id: {block!r}"
+            event_id = stream.ids[-1] if stream.ids else 0
         stream.ids.append(event_id)
-        stream.events.append(json.loads(data))
+        stream.events.append(event)
     return True
 
 

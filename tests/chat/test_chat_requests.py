@@ -240,7 +240,7 @@ async def test_a_stream_that_never_started_still_releases_the_conversation(
     await sync_to_async(response.close)()  # what Django does after a cancelled send
 
     for _ in range(100):
-        if await Turn.objects.filter(conversation=conversation).aexists():
+        if await Turn.objects.filter(conversation=conversation).exclude(status="running").aexists():
             break
         await asyncio.sleep(0.02)
     turn = await Turn.objects.aget(conversation=conversation)

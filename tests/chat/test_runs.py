@@ -58,7 +58,9 @@ def test_a_run_goes_on_without_listeners_and_replays_when_finished(chat_server, 
     assert set(body) == {"runId", "conversation_id"}
     run_id = body["runId"]
     # Nobody listens; the turn is still recorded (the run id is the turn's id).
-    turn = wait_until(lambda: Turn.objects.filter(id=run_id).first(), timeout=10)
+    turn = wait_until(
+        lambda: Turn.objects.filter(id=run_id).exclude(status="running").first(), timeout=10
+    )
     assert turn is not None
     assert (turn.status, turn.input_tokens, turn.output_tokens) == ("complete", 7, 4)
     assert str(turn.conversation_id) == body["conversation_id"]
@@ -238,8 +240,8 @@ def test_another_users_run_is_404_on_every_run_endpoint(
                 f"{chat_server.url}/api/runs/{unknown}/events", headers=bearer(owner)
             )
             assert response.status_code == 404
-        # The outsider's attempts changed nothing.
-        assert Turn.objects.filter(id=run_id).count() == 0
+        # The outsider's attempts changed nothing: the turn is still running.
+        assert Turn.objects.get(id=run_id).status == "running"
     finally:
         held.release()
     assert read_run(chat_server, bearer(owner), run_id).done

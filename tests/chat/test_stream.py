@@ -229,7 +229,12 @@ def test_client_disconnect_closes_upstream_and_saves_partial_reply(chat_server, 
     assert upstream.disconnected_at - left_at < 1.0
 
     turn = wait_until(
-        lambda: Turn.objects.filter(conversation_id=stream.conversation_id).first(), timeout=5
+        lambda: (
+            Turn.objects.filter(conversation_id=stream.conversation_id)
+            .exclude(status="running")
+            .first()
+        ),
+        timeout=5,
     )
     assert turn is not None and turn.status == "interrupted"
     conversation = Conversation.objects.get(id=stream.conversation_id)
