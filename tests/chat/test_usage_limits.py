@@ -241,6 +241,7 @@ def test_the_per_minute_limit_refuses_every_transport_with_a_retry_after(own_ser
     with ws_connect(server, user=owner) as socket:
         frames = ws_turn(socket)
         assert [(f["type"], f["code"]) for f in frames] == [("error", "turn_rate_exceeded")]
+        assert 1 <= frames[0]["retryAfter"] <= 60
         # The socket stays open and answers the next frame.
         socket.send(json.dumps({"runId": "no-such-run"}))
         assert json.loads(socket.recv(timeout=5))["code"] == "not_found"
@@ -273,6 +274,7 @@ def test_a_spent_daily_budget_refuses_until_midnight_on_every_transport(
     with ws_connect(server, user=owner) as socket:
         frames = ws_turn(socket)
         assert [(f["type"], f["code"]) for f in frames] == [("error", "token_quota_exceeded")]
+        _assert_midnight(str(frames[0]["retryAfter"]))
         # An admin lifts the user's quota: the same socket's next message streams.
         UsageLimits.objects.create(user=owner, daily_tokens=0)
         fake.push(text("lifted"))
@@ -297,6 +299,7 @@ def test_a_keys_own_budget_refuses_that_key_but_not_the_user(usage_server, fake,
     with ws_connect(usage_server, key=plaintext) as socket:
         frames = ws_turn(socket)
         assert [(f["type"], f["code"]) for f in frames] == [("error", "key_quota_exceeded")]
+        _assert_midnight(str(frames[0]["retryAfter"]))
         socket.send(json.dumps({"runId": "no-such-run"}))
         assert json.loads(socket.recv(timeout=5))["code"] == "not_found"
     # The browser (and the user's other keys) go on.
