@@ -17,6 +17,8 @@ import {
   type ServerEvent,
   useStreamChat,
 } from "../stream-chat";
+import { describeLimit, isLimitCode } from "../usage/limits";
+import { UsageMeter } from "../usage/usage-meter";
 import { getConversation } from "./api";
 import { createChatEventHandler, type StreamFailure, type Usage } from "./chat-events";
 import { Composer } from "./composer";
@@ -80,7 +82,16 @@ function withoutLastTurn(messages: Message<ContentPart>[]): Message<ContentPart>
   return messages;
 }
 
+/** A usage limit refused the message (HTTP 429 or a socket error frame with its code). */
+function limitRefusal(error: Error): Banner | null {
+  const { code, retryAfter } = error as Partial<ChatRequestError>;
+  if (!isLimitCode(code)) return null;
+  return { message: describeLimit(code, retryAfter), retryable: false };
+}
+
 function describeRequestError(error: Error): Banner {
+  const limited = limitRefusal(error);
+  if (limited) return limited;
   const { status, detail, retryAfter } = error as Partial<ChatRequestError>;
   if (status === 409) {
     return { message: "A reply is already being generated in this conversation.", retryable: true };
@@ -187,6 +198,9 @@ function ChatSession({
     initial.failed ? { message: "Could not load this conversation.", retryable: false } : null,
   );
   const [resend, setResend] = useState<{ text: string } | null>(null);
+  // A refused message goes back into the composer; the meter re-reads after each turn.
+  const [draft, setDraft] = useState<{ text: string } | null>(null);
+  const [turnsEnded, setTurnsEnded] = useState(0);
   // The run picked up after a reload streams through the transport it started
   // on; new replies use the chosen one.
   const [resumeTransport, setResumeTransport] = useState(initial.resume?.transport ?? null);
@@ -310,11 +324,22 @@ function ChatSession({
     body: currentId ? { conversation_id: currentId } : {},
     onEvent,
     onFinish: () => {
+      setTurnsEnded((n) => n + 1);
       resentRef.current = false;
       endResume();
       finishedRef.current();
     },
     onError: (error) => {
+      setTurnsEnded((n) => n + 1);
+      const limited = limitRefusal(error);
+      if (limited) {
+        // Nothing was started: take the message back out of the list, into the composer.
+        setMessages((messages) => withoutLastTurn(messages));
+        setDraft({ text: lastTextRef.current });
+        endResume();
+        setBanner(limited);
+        return;
+      }
       const status = (error as Partial<ChatRequestError>).status;
       const resumed = resumingRef.current;
       endResume();
@@ -421,7 +446,8 @@ function ChatSession({
             ? `Tokens: ${usage.input_tokens} in, ${usage.output_tokens} out`
             : ""}
       </div>
-      <Composer isLoading={chat.isLoading} onSend={send} onStop={stop} />
+      <Composer isLoading={chat.isLoading} onSend={send} onStop={stop} draft={draft} />
+      <UsageMeter refreshKey={turnsEnded} />
     </section>
   );
 }

@@ -1,4 +1,4 @@
-import { type FormEvent, type KeyboardEvent, useId, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useEffect, useId, useState } from "react";
 
 /** The message box: Enter sends, Shift+Enter adds a line; Stop while streaming. */
 export function Composer({
@@ -6,14 +6,21 @@ export function Composer({
   disabled,
   onSend,
   onStop,
+  draft,
 }: {
   isLoading: boolean;
   disabled?: boolean;
   onSend: (text: string) => void;
   onStop: () => void;
+  /** Put this text back in the box (a message the server refused); a new object each time. */
+  draft?: { text: string } | null;
 }) {
   const [text, setText] = useState("");
   const id = useId();
+
+  useEffect(() => {
+    if (draft) setText(draft.text);
+  }, [draft]);
 
   function submit() {
     const trimmed = text.trim();

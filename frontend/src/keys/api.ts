@@ -21,6 +21,8 @@ export interface CreateApiKeyInput {
   name: string;
   expires_at?: string;
   scopes?: string[];
+  /** The key's own daily token limit (input + output, per UTC day); omitted: none. */
+  daily_tokens?: number;
 }
 
 /** The scopes the server knows (accounts.models.Scope); "chat" is its default. */
