@@ -33,7 +33,8 @@ export function resetTime(code: LimitCode, retryAfter: number | undefined, now: 
   return new Date(now.getTime() + (code === "concurrent_turns_exceeded" ? 1000 : 60_000));
 }
 
-function clock(at: Date, now: Date, locale?: string): string {
+/** A reset time in the user's zone: the weekday when it is not today, seconds when it is near. */
+export function clock(at: Date, now: Date = new Date(), locale?: string): string {
   const sameDay = at.toDateString() === now.toDateString();
   return at.toLocaleString(locale, {
     ...(sameDay ? {} : { weekday: "short" }),

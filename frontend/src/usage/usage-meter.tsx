@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
 import { getUsage, type UsageSummary } from "./api";
+import { clock } from "./limits";
 
 const number = (value: number) => value.toLocaleString();
 
@@ -28,10 +29,7 @@ export function UsageMeter({ refreshKey }: { refreshKey: number }) {
 
   if (!usage?.tokens) return null;
   const { used, limit, resets_at } = usage.tokens;
-  const resets = new Date(resets_at).toLocaleString(undefined, {
-    hour: "2-digit",
-    minute: "2-digit",
-  });
+  const resets = clock(new Date(resets_at));
   if (limit === null) {
     return (
       <p className="usage-meter" data-testid="usage-meter">
