@@ -68,15 +68,18 @@ def test_a_spent_quota_says_when_it_resets_and_keeps_the_message(
     expect_idle(page)
     expect(meter).to_contain_text(f"Today: 60 of {QUOTA} tokens")
 
-    for transport in ("Streaming (SSE)", "Background (resumable)", "WebSocket"):
-        page.get_by_label("Transport").select_option(label=transport)
+    for transport in ("sse", "background-sse", "websocket"):
+        # The stored transport setting (wherever the page that sets it lives).
+        page.evaluate("(t) => localStorage.setItem('chat.transport', t)", transport)
+        page.reload()
+        expect(assistant_messages(page)).to_have_text(["The first reply."])
         question = f"Second question over {transport}"
         send(page, question)
         alert = page.get_by_role("alert")
         expect(alert).to_contain_text("You have used today's token allowance. It resets at")
         expect(composer(page)).to_have_value(question)
         expect(page.get_by_role("article", name="Your message")).to_have_text(["First question"])
-        if transport == "Streaming (SSE)":
+        if transport == "sse":
             screenshot(page, "usage-quota-spent")
         page.get_by_role("button", name="Dismiss").click()
         composer(page).fill("")
