@@ -48,12 +48,6 @@ def find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(autouse=True)
-def _stop_renewals() -> None:
-    """The suite-wide async fixture of that name cannot run here (Playwright's loop
-    is already running in this thread), and browser tests start no turns in-process."""
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
