@@ -22,7 +22,8 @@
   one, ``{type: "stop"}`` cancels the current one. Frames out: the run's events
   (each with ``runId`` and ``eventId``, the id to resume after), then
   ``{type: "done", runId}``; ``{type: "error", code, message}`` when a frame is
-  refused -- the socket stays usable.
+  refused (with ``retryAfter``, in seconds, when a usage limit refused it) --
+  the socket stays usable.
 - Closing the socket does not stop the run: it goes on, and can be resumed.
 """
 
@@ -141,7 +142,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else:
                 await self._resume(data, principal)
         except ApiError as error:
-            await self._send_error(error.code, error.detail, errors=error.errors)
+            retry_after = error.headers.get("Retry-After")
+            await self._send_error(
+                error.code,
+                error.detail,
+                errors=error.errors,
+                retry_after=int(retry_after) if retry_after else None,
+            )
 
     async def _recheck(self) -> Principal | None:
         """The socket's credential, checked again (revoked, expired, deactivated?)."""
@@ -216,6 +223,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         *,
         errors: dict[str, Any] | None = None,
         retryable: bool | None = None,
+        retry_after: int | None = None,
     ) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if retryable is not None:
@@ -224,4 +232,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             frame["runId"] = run_id
         if errors:
             frame["errors"] = errors
+        if retry_after is not None:  # a 429's Retry-After, in seconds
+            frame["retryAfter"] = retry_after
         await self.send(text_data=json.dumps(frame))

@@ -52,11 +52,14 @@ export class ApiError extends Error {
     this.data = data;
   }
 
-  /** Per-field messages of a 400 (`{field: ["msg"]}`), flattened. */
+  /** Per-field messages of a 400, flattened: the server nests them under `errors`
+   * (`{detail, code, errors: {field: ["msg"]}}`, docs/api.md); a flat body works too. */
   fieldErrors(): Record<string, string> {
     const out: Record<string, string> = {};
     if (typeof this.data !== "object" || this.data === null) return out;
-    for (const [key, value] of Object.entries(this.data)) {
+    const nested = (this.data as { errors?: unknown }).errors;
+    const fields = typeof nested === "object" && nested !== null ? nested : this.data;
+    for (const [key, value] of Object.entries(fields)) {
       if (key === "detail" || key === "code") continue;
       if (Array.isArray(value)) out[key] = value.map(String).join(" ");
       else if (typeof value === "string") out[key] = value;

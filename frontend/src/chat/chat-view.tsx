@@ -12,6 +12,8 @@ import { useAuth } from "../auth/auth-provider";
 import { ApiError } from "../auth/session";
 import { type ContentPart, type Message, useStreamChat } from "../stream-chat";
 import type { ChatRequestError, ServerEvent } from "../stream-chat/types";
+import { describeLimit, isLimitCode } from "../usage/limits";
+import { UsageMeter } from "../usage/usage-meter";
 import { getConversation } from "./api";
 import { createChatEventHandler, type StreamFailure, type Usage } from "./chat-events";
 import { Composer } from "./composer";
@@ -80,7 +82,16 @@ function userText(message: Message<ContentPart>): string {
   return message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
 }
 
+/** A usage limit refused the message (HTTP 429 or a socket error frame with its code). */
+function limitRefusal(error: Error): Banner | null {
+  const { code, retryAfter } = error as Partial<ChatRequestError>;
+  if (!isLimitCode(code)) return null;
+  return { message: describeLimit(code, retryAfter), retryable: false };
+}
+
 function describeRequestError(error: Error): Banner {
+  const limited = limitRefusal(error);
+  if (limited) return limited;
   const { status, detail, retryAfter, code: errorCode } = error as Partial<ChatRequestError>;
   if (status === 401) {
     // onAuthError could not get a token the server accepts (a refused refresh
@@ -206,6 +217,9 @@ function ChatSession({
     initial.failed ? { message: "Could not load this conversation.", retryable: false } : null,
   );
   const { resumeTransport, run: storedRun } = useStoredRun(initial.resume);
+  // A refused message goes back into the composer; the meter re-reads after each turn.
+  const [draft, setDraft] = useState<{ text: string } | null>(null);
+  const [turnsEnded, setTurnsEnded] = useState(0);
   // The run picked up after a reload streams through the transport it started
   // on; new replies use the chosen one.
   const transport = resumeTransport ?? chosenTransport;
@@ -300,10 +314,21 @@ function ChatSession({
     body,
     onEvent,
     onFinish: () => {
+      setTurnsEnded((n) => n + 1);
       storedRun.endResume();
       callbacksRef.current.onTurnFinished();
     },
     onError: (error) => {
+      setTurnsEnded((n) => n + 1);
+      const limited = limitRefusal(error);
+      if (limited) {
+        // Nothing was started: take the message back out of the list, into the composer.
+        setMessages((messages) => withoutLastTurn(messages));
+        setDraft({ text: turnRef.current.text });
+        storedRun.endResume();
+        setBanner(limited);
+        return;
+      }
       const status = (error as Partial<ChatRequestError>).status;
       const resumed = storedRun.isResuming();
       storedRun.endResume();
@@ -402,7 +427,8 @@ function ChatSession({
             ? `Tokens: ${usage.input_tokens} in, ${usage.output_tokens} out`
             : ""}
       </div>
-      <Composer isLoading={chat.isLoading} onSend={send} onStop={stop} />
+      <Composer isLoading={chat.isLoading} onSend={send} onStop={stop} draft={draft} />
+      <UsageMeter refreshKey={turnsEnded} />
     </section>
   );
 }

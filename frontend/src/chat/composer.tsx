@@ -6,11 +6,14 @@ export function Composer({
   disabled,
   onSend,
   onStop,
+  draft,
 }: {
   isLoading: boolean;
   disabled?: boolean;
   onSend: (text: string) => void;
   onStop: () => void;
+  /** Put this text back in the box (a message the server refused); a new object each time. */
+  draft?: { text: string } | null;
 }) {
   const [text, setText] = useState("");
   const id = useId();
@@ -25,6 +28,10 @@ export function Composer({
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [isLoading, onStop]);
+
+  useEffect(() => {
+    if (draft) setText(draft.text);
+  }, [draft]);
 
   function submit() {
     const trimmed = text.trim();

@@ -23,6 +23,8 @@ export interface CreateApiKeyInput {
   password: string;
   expires_at?: string;
   scopes?: string[];
+  /** The key's own daily token limit (input + output, per UTC day); omitted: none. */
+  daily_tokens?: number;
 }
 
 /** The scopes the server knows (accounts.models.Scope); "chat" is its default. */

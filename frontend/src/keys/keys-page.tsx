@@ -81,6 +81,7 @@ export function KeysPage() {
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [expires, setExpires] = useState("");
+  const [dailyTokens, setDailyTokens] = useState("");
   const [scopes, setScopes] = useState<string[]>(["chat"]);
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -116,12 +117,14 @@ export function KeysPage() {
         scopes,
         // A date picks the end of that day in the user's time zone.
         ...(expires ? { expires_at: new Date(`${expires}T23:59:59`).toISOString() } : {}),
+        ...(dailyTokens.trim() ? { daily_tokens: Number(dailyTokens) } : {}),
       };
       const key = await createKey(api, input);
       setCreated(key);
       setName("");
       setPassword("");
       setExpires("");
+      setDailyTokens("");
       setScopes(["chat"]);
       await load();
     } catch (caught) {
@@ -199,6 +202,21 @@ export function KeysPage() {
             value={password}
             onChange={(e) => setPassword(e.target.value)}
           />
+          <label htmlFor="key-daily-tokens">Daily token limit (optional)</label>
+          <input
+            id="key-daily-tokens"
+            type="number"
+            inputMode="numeric"
+            min={0}
+            step={1}
+            value={dailyTokens}
+            onChange={(e) => setDailyTokens(e.target.value)}
+            aria-describedby="key-daily-tokens-hint"
+            placeholder="no limit of its own"
+          />
+          <small id="key-daily-tokens-hint" className="muted">
+            Input + output tokens this key may use per day (UTC). Your own daily limit applies too.
+          </small>
         </div>
         <fieldset className="field scopes">
           <legend>Scopes</legend>

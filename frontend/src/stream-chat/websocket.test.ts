@@ -127,6 +127,20 @@ describe("websocket transport", () => {
     expect(context.finish).not.toHaveBeenCalled();
   });
 
+  it("a usage limit's error frame carries its retryAfter seconds", () => {
+    const { transport, last, context } = setup();
+    transport.start({ message: "hi", context });
+    last().open();
+    last().receive({
+      type: "error",
+      code: "turn_rate_exceeded",
+      message: "Too many.",
+      retryAfter: 12,
+    });
+    const error = vi.mocked(context.fail).mock.calls[0]?.[0] as Error & { retryAfter?: number };
+    expect(error.retryAfter).toBe(12);
+  });
+
   it("on close 4401 refreshes through onAuthError, reconnects with fresh protocols and resumes", async () => {
     let token = "old";
     const onAuthError = vi.fn(async () => {

@@ -5,7 +5,7 @@
  *   → {[runIdKey]: runId, lastEventId}   resume one (after a reload or a dropped socket)
  *   → {type: "stop"}                     stop()
  *   ← events (JSON, or arrays of them), each carrying the run id; then {type: "done"}
- *   ← {type: "error", code?, message}    the run failed
+ *   ← {type: "error", code?, message}    the run failed (retryAfter?: seconds, when refused)
  *
  * The run goes on in the server when the socket drops: we reconnect (bounded
  * backoff) and resume from the last event we have, so nothing is lost or
@@ -77,13 +77,24 @@ function authError(reason: string): ChatRequestError {
 }
 
 /** An `{type:"error"}` frame as an `Error` with its `code` (and `retryable`, when sent). */
-function frameError(frame: { code?: unknown; message?: unknown; retryable?: unknown }): Error {
+function frameError(frame: {
+  code?: unknown;
+  message?: unknown;
+  retryable?: unknown;
+  retryAfter?: unknown;
+}): Error {
   const message =
     typeof frame.message === "string" && frame.message ? frame.message : "The run failed";
-  const error = new Error(message) as Error & { code?: string; retryable?: boolean };
+  const error = new Error(message) as Error & {
+    code?: string;
+    retryable?: boolean;
+    retryAfter?: number;
+  };
   error.name = "StreamError";
   if (typeof frame.code === "string") error.code = frame.code;
   if (typeof frame.retryable === "boolean") error.retryable = frame.retryable;
+  // A usage limit's refusal says when to try again (seconds, like Retry-After).
+  if (typeof frame.retryAfter === "number") error.retryAfter = frame.retryAfter;
   return error;
 }
 
