@@ -198,6 +198,11 @@ class Bench:
             "JWT_ACCESS_SECONDS": "3600",
             "ALLOW_SIGNUP": "0",
             "PYTHONUNBUFFERED": "1",
+            # A few bench users carry hundreds of parallel streams: the usage
+            # limits must admit them (their checks still run on every turn).
+            "CHAT_CONCURRENT_TURNS": "100000",
+            "CHAT_TURNS_PER_MINUTE": "100000",
+            "CHAT_DAILY_TOKENS": "1000000000000",
             **self.cfg.extra_env,
         }
 
