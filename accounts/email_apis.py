@@ -14,7 +14,7 @@ from accounts import password_reset, verification
 from accounts.api_docs import NOT_CONFIGURED, THROTTLED, error
 from accounts.apis import _require_object_body, _validated, client_ip
 from accounts.authentication import drf_user
-from accounts.serializers import StrictCharField, StrictEmailField
+from chatproject.fields import StrictCharField, StrictEmailField
 
 
 class PasswordResetInput(serializers.Serializer):

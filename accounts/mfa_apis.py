@@ -15,7 +15,7 @@ from accounts import mfa
 from accounts.api_docs import THROTTLED, error
 from accounts.apis import _TOKEN_OUTPUT, _token_response, _validated, client_ip
 from accounts.authentication import drf_user
-from accounts.serializers import StrictCharField
+from chatproject.fields import StrictCharField
 
 
 class CurrentPasswordInput(serializers.Serializer):

@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from rest_framework import serializers
 
 from accounts.models import Scope
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string, nothing else: DRF's CharField would turn ``123`` into ``"123"``."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictEmailField(serializers.EmailField):
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """``true`` or ``false``, nothing else (DRF's would take ``"yes"`` and ``1``)."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
-
-class StrictDateTimeField(serializers.DateTimeField):
-    def to_internal_value(self, value: Any) -> datetime:
-        if not isinstance(value, str):
-            self.fail("invalid", format="ISO 8601")
-        return super().to_internal_value(value)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer, nothing else: DRF's IntegerField would take ``"5"``, ``5.0`` or ``true``."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if not isinstance(data, int) or isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+from chatproject.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictDateTimeField,
+    StrictEmailField,
+    StrictIntegerField,
+)
 
 
 class RegisterInput(serializers.Serializer):

@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from accounts.authentication import HasScope
 from chat import selectors, services
-from chat.inputs import StrictCharField
 from chat.models import Conversation
 from chat.views import CHAT_SCOPE
+from chatproject.fields import StrictCharField
 
 TRUNCATED_HEADER = "X-Items-Truncated"
 

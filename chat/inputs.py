@@ -22,6 +22,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from chatproject.errors import ApiError
+from chatproject.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 
 # Redis stream ids are 64-bit: a larger event id cannot name an event.
 MAX_EVENT_ID = 2**63 - 1
@@ -36,33 +37,6 @@ class ChatInput:
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid", "Invalid input.", errors={field: [message]})
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of coercing them."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID as a string only (DRF's field also takes integers)."""
-
-    def to_internal_value(self, data: Any) -> uuid.UUID:
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """``true`` or ``false`` only (DRF's field also takes ``"yes"``, ``1`` ...)."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
 
 
 class ChatInputSerializer(serializers.Serializer):
