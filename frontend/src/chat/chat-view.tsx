@@ -18,7 +18,7 @@ import { getConversation } from "./api";
 import { createChatEventHandler, type StreamFailure, type Usage } from "./chat-events";
 import { Composer } from "./composer";
 import { MessageList } from "./message-list";
-import { clearRun, loadRun, type StoredRun, turnIsSaved } from "./run-store";
+import { clearRun, loadRun, type StoredRun, turnIsSaved, withoutLiveTurn } from "./run-store";
 import type { ChatTransportChoice } from "./transport-setting";
 import { useStoredRun } from "./use-stored-run";
 
@@ -62,7 +62,9 @@ export function planResume(
     clearRun(stored.runId);
     return { messages: history, resume: null, failed: false };
   }
-  return { messages: [...history, pendingUserMessage(stored)], resume: stored, failed: false };
+  // The live turn (its question, a checkpoint of its reply) is replayed by the run.
+  const kept = withoutLiveTurn(history, stored);
+  return { messages: [...kept, pendingUserMessage(stored)], resume: stored, failed: false };
 }
 
 interface Banner {

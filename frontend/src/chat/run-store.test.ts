@@ -7,6 +7,7 @@ import {
   type StoredRun,
   saveRun,
   turnIsSaved,
+  withoutLiveTurn,
 } from "./run-store";
 
 const run: StoredRun = {
@@ -52,5 +53,16 @@ describe("run store", () => {
     expect(turnIsSaved(before, run)).toBe(false); // the same words, asked earlier
     expect(turnIsSaved([...before, message("user", "Question")], run)).toBe(true);
     expect(turnIsSaved([...before, message("user", "Something else")], run)).toBe(false);
+  });
+
+  it("a turn whose reply is still running is not saved yet, and is replayed", () => {
+    const before = [message("user", "Earlier"), message("assistant", "Old answer")];
+    const running = { ...message("assistant", "Partial"), status: "running" };
+    const live = [...before, message("user", "Question"), running];
+    expect(turnIsSaved(live, run)).toBe(false);
+    expect(withoutLiveTurn(live, run)).toEqual(before);
+    const ended = [...before, message("user", "Question"), { ...running, status: "interrupted" }];
+    expect(turnIsSaved(ended, run)).toBe(true);
+    expect(withoutLiveTurn(before, run)).toEqual(before);
   });
 });

@@ -79,12 +79,33 @@ function textOf(message: Message<ContentPart>): string {
   return message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
 }
 
+/** Where the stored turn's question sits in `history` (after the baseline), or -1. */
+function questionIndex(history: Message<ContentPart>[], run: StoredRun): number {
+  const from = Math.max(0, run.baseline);
+  const found = history
+    .slice(from)
+    .findIndex((message) => message.role === "user" && textOf(message) === run.text);
+  return found < 0 ? -1 : from + found;
+}
+
 /**
- * Whether `history` (from the server) already holds the stored turn: the run
- * ended and was saved while we were away, so resuming would show it twice.
+ * Whether `history` (from the server) already holds the stored turn, ended:
+ * the run finished while we were away, so resuming would show it twice. The
+ * server stores a turn's question when the turn starts, and its reply carries
+ * `status: "running"` until it ends: such a turn is still to be resumed.
  */
 export function turnIsSaved(history: Message<ContentPart>[], run: StoredRun): boolean {
-  return history
-    .slice(Math.max(0, run.baseline))
-    .some((message) => message.role === "user" && textOf(message) === run.text);
+  const index = questionIndex(history, run);
+  if (index < 0) return false;
+  const reply = history[index + 1] as { status?: unknown } | undefined;
+  return reply?.status !== "running";
+}
+
+/** The history without the stored turn (the live one), which the resumed run replays. */
+export function withoutLiveTurn(
+  history: Message<ContentPart>[],
+  run: StoredRun,
+): Message<ContentPart>[] {
+  const index = questionIndex(history, run);
+  return index < 0 ? history : history.slice(0, index);
 }
