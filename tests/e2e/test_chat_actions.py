@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,17 @@ def test_copy_regenerate_edit_stop_and_dark_mode(
     page.keyboard.press("Escape")
     expect_idle(page)
     expect(assistant_messages(page).nth(1)).to_have_text("Partial words")
+    # The server records the stop when it notices the closed connection; only
+    # then may the upstream go on (else the rest of the reply could still land).
+    from chat.models import Turn
+
+    conversation_id = page.url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 15
+    while not Turn.objects.filter(
+        conversation_id=conversation_id, status=Turn.Status.INTERRUPTED
+    ).exists():
+        assert time.monotonic() < deadline, "the stopped turn was never recorded as interrupted"
+        time.sleep(0.1)
     held.release()
 
     # --- dark mode: the toggle wins over the system and is remembered.
