@@ -66,7 +66,7 @@ from openai import AsyncOpenAI, Timeout
 from chat import openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
 from chat.tool_pool import start_workers as start_tool_workers
-from chat.tools import registered_tools, registry_generation
+from chat.tools import registered_tools, registry_generation, uses_tool_pool
 from chatproject import db
 from chatproject.env import EnvError
 
@@ -161,8 +161,8 @@ def _build_agent(
         model = OpenAIResponsesModel(model=config.name, openai_client=_client(config))
         model_settings = ModelSettings(max_tokens=max_tokens)
     tools = _enabled_tools(identity)
-    if tools:
-        start_tool_workers()  # sync tools run in worker processes: start them now
+    if uses_tool_pool(tools):
+        start_tool_workers()  # those tools run in worker processes: start them now
     return Agent(
         name=identity.name,
         instructions=identity.instructions,

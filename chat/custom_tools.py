@@ -9,7 +9,9 @@ the model sees, so write them for the model. Keep a tool's work bounded: the
 model chooses its arguments. Raise ``ToolInputError`` with a message the model
 may read; any other exception reaches the model as a generic failure.
 A plain ``def`` tool runs in a worker process (so it must stay a module-level
-function), stopped at ``CHAT_TOOL_TIMEOUT_SECONDS``. An ``async def`` tool runs
+function), stopped at ``CHAT_TOOL_TIMEOUT_SECONDS``; ``@chat_tool(isolated=False)``
+keeps one whose work is small and bounded on a thread of the server instead, as
+``word_count`` does, so no worker process has to start. An ``async def`` tool runs
 on the server's event loop under the same limit: use one for network calls,
 never for computing (docs/customising.md, "Where a tool runs").
 
@@ -24,7 +26,9 @@ from chat.tools import ToolInputError, chat_tool
 MAX_TEXT_CHARS = 100_000
 
 
-@chat_tool
+# Linear in a text of bounded length: it stays on a thread of the server
+# (a plain ``@chat_tool`` would run it in the tool process pool).
+@chat_tool(isolated=False)
 def word_count(text: str) -> str:
     """Count the words and characters in a piece of text exactly.
 

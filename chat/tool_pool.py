@@ -11,7 +11,8 @@ replaced, while the turn goes on with an error result for the model.
 Pebble's ``ProcessPool`` rather than ``concurrent.futures.ProcessPoolExecutor``:
 the standard pool cannot stop one task, and killing one of its workers breaks the
 pool, failing every other call in flight. The pool starts when the server builds
-an agent with tools (``manage.py`` commands never spawn it), with ``WORKERS``
+an agent with a pooled tool (``manage.py`` commands never spawn it; the built-in
+tools are bounded and stay on threads, so they never start it), with ``WORKERS``
 processes started by ``spawn``: the server process has threads, and forking a
 threaded process can copy a lock in the held state. A worker imports the tool's
 module (and sets Django up, so a tool may use the ORM) once, before its first

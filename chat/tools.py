@@ -32,12 +32,12 @@ import logging
 import math
 import operator
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agents import FunctionTool, RunContextWrapper, function_tool
+from agents import FunctionTool, RunContextWrapper, Tool, function_tool
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -67,6 +67,8 @@ def tool_error_message(context: RunContextWrapper[Any], error: Exception) -> str
 _registry: dict[str, FunctionTool] = {}
 # name -> "module.qualname" of the function behind it, to tell a re-import from a clash.
 _origins: dict[str, str] = {}
+# Names of the tools that run in the tool process pool.
+_pooled: set[str] = set()
 # Bumped on every change, so an agent built from older tools is not reused.
 _generation = 0
 
@@ -154,6 +156,10 @@ def chat_tool(
         global _generation
         _registry[tool.name] = tool
         _origins[tool.name] = origin
+        if isolated and not inspect.iscoroutinefunction(func):
+            _pooled.add(tool.name)
+        else:
+            _pooled.discard(tool.name)
         _generation += 1
         return func
 
@@ -177,6 +183,11 @@ def registered_tools() -> dict[str, FunctionTool]:
     return dict(_registry)
 
 
+def uses_tool_pool(tools: Iterable[Tool]) -> bool:
+    """Whether any of ``tools`` runs in the tool process pool."""
+    return any(tool.name in _pooled for tool in tools)
+
+
 def registry_generation() -> int:
     return _generation
 
@@ -186,6 +197,7 @@ def unregister_tool(name: str) -> None:
     global _generation
     _registry.pop(name, None)
     _origins.pop(name, None)
+    _pooled.discard(name)
     _generation += 1
 
 
@@ -194,7 +206,7 @@ def unregister_tool(name: str) -> None:
 # --------------------------------------------------------------------------
 
 
-@chat_tool
+@chat_tool(isolated=False)  # a time zone lookup: bounded work, no worker process needed
 def current_time(timezone: str = "UTC") -> str:
     """Return the current date and time in an IANA time zone.
 
@@ -339,7 +351,9 @@ def evaluate_expression(expression: str) -> int | float:
         ) from None
 
 
-@chat_tool
+# Bounded by construction (above), so it runs on a thread of the server: a
+# deployment that offers only the built-in tools never starts the tool pool.
+@chat_tool(isolated=False)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "(17.5 * 3) / 4" or "2 ** 32".
 

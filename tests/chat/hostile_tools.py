@@ -39,6 +39,17 @@ def note_pid_then_hold(path: str, seconds: int) -> str:
     return hold_the_gil(seconds)
 
 
+def refuse_in_worker(reason: str) -> str:
+    """Raise the error the model may read, from wherever the tool runs.
+
+    Args:
+        reason: The message.
+    """
+    from chat.tools import ToolInputError
+
+    raise ToolInputError(f"{reason} (in process {os.getpid()})")
+
+
 def worker_pid() -> str:
     """The process id of the process the tool runs in."""
     return str(os.getpid())

@@ -23,11 +23,13 @@ from chat.tools import (
     evaluate_expression,
     registered_tools,
     unregister_tool,
+    uses_tool_pool,
 )
 from tests.chat.conftest import LIVE_ENV, chat
 from tests.chat.hostile_tools import (
     hold_the_gil,
     note_pid_then_hold,
+    refuse_in_worker,
     wants_the_context,
     worker_pid,
 )
@@ -135,7 +137,23 @@ async def test_a_sync_tool_runs_in_another_process(register):
     assert await invoke(tool, {}) != str(os.getpid())
 
 
-async def test_an_error_raised_in_the_worker_reaches_the_model_as_the_tool_result():
+async def test_an_error_raised_in_the_worker_reaches_the_model_as_the_tool_result(register):
+    tool = register(refuse_in_worker)
+    result = await invoke(tool, {"reason": "no"})
+    assert result.startswith("Error: no (in process ")
+    assert result != f"Error: no (in process {os.getpid()})"
+
+
+def test_the_built_in_tools_are_bounded_so_they_stay_off_the_pool(register):
+    # The pool's workers cost memory and start-up CPU: only a tool that needs
+    # them starts them (when the agent is built, see chat.agent).
+    built_in = [registered_tools()[name] for name in ("calculate", "current_time", "word_count")]
+    assert not uses_tool_pool(built_in)
+    assert uses_tool_pool([*built_in, register(worker_pid)])
+    assert not uses_tool_pool([register(hold_the_gil, isolated=False)])
+
+
+async def test_a_built_in_tools_error_reaches_the_model_as_its_result():
     tool = registered_tools()["calculate"]
     assert await invoke(tool, {"expression": "1/0"}) == "Error: division by zero"
     assert await invoke(tool, {"expression": "round(1, -999999999)"}) == (
