@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { Link } from "react-router";
+import { FormError, FormField, Notice, SubmitButton } from "../components/form";
 import { requestPasswordReset } from "./api";
 import { errorText } from "./errors";
 import "./account.css";
@@ -30,30 +31,26 @@ export function ForgotPasswordPage() {
       <form className="auth-card" onSubmit={onSubmit} aria-labelledby="forgot-title">
         <h1 id="forgot-title">Forgot your password?</h1>
         {sent ? (
-          <p className="notice" role="status">
+          <Notice>
             If an account has this address, we sent it a link to choose a new password. Check your
             inbox.
-          </p>
+          </Notice>
         ) : (
           <>
             <p className="muted">Enter your account's email address; we'll send you a link.</p>
-            {error && (
-              <p className="form-error" role="alert">
-                {error}
-              </p>
-            )}
-            <label htmlFor="forgot-email">Email</label>
-            <input
+            <FormError>{error}</FormError>
+            <FormField
               id="forgot-email"
+              label="Email"
               type="email"
               autoComplete="email"
               required
               value={email}
-              onChange={(e) => setEmail(e.target.value)}
+              onValueChange={setEmail}
             />
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? "Sending…" : "Send the link"}
-            </button>
+            <SubmitButton busy={busy} busyLabel="Sending…">
+              Send the link
+            </SubmitButton>
           </>
         )}
         <p className="auth-switch">

@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
+import { FormError, FormField, Notice, SubmitButton } from "../components/form";
 import { changePassword } from "./api";
 import { errorText } from "./errors";
 
@@ -38,46 +39,38 @@ export function PasswordPage() {
   return (
     <form className="account-form" onSubmit={onSubmit} aria-labelledby="password-title">
       <h2 id="password-title">Change password</h2>
-      {done && (
-        <p className="notice" role="status">
-          Password changed. Your other sessions were signed out.
-        </p>
-      )}
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      <label htmlFor="current-password">Current password</label>
-      <input
+      {done && <Notice>Password changed. Your other sessions were signed out.</Notice>}
+      <FormError>{error}</FormError>
+      <FormField
         id="current-password"
+        label="Current password"
         type="password"
         autoComplete="current-password"
         required
         value={current}
-        onChange={(e) => setCurrent(e.target.value)}
+        onValueChange={setCurrent}
       />
-      <label htmlFor="new-password">New password</label>
-      <input
+      <FormField
         id="new-password"
+        label="New password"
         type="password"
         autoComplete="new-password"
         required
         value={next}
-        onChange={(e) => setNext(e.target.value)}
+        onValueChange={setNext}
       />
-      <label htmlFor="repeat-password">New password again</label>
-      <input
+      <FormField
         id="repeat-password"
+        label="New password again"
         type="password"
         autoComplete="new-password"
         required
         value={repeat}
-        onChange={(e) => setRepeat(e.target.value)}
+        onValueChange={setRepeat}
       />
-      <button type="submit" className="primary" disabled={busy}>
-        {busy ? "Changing…" : "Change password"}
-      </button>
+      <SubmitButton busy={busy} busyLabel="Changing…">
+        Change password
+      </SubmitButton>
     </form>
   );
 }

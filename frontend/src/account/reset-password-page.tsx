@@ -1,5 +1,6 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
+import { FormError, FormField, Notice, SubmitButton } from "../components/form";
 import { confirmPasswordReset } from "./api";
 import { errorText } from "./errors";
 import "./account.css";
@@ -48,38 +49,38 @@ export function ResetPasswordPage() {
       <form className="auth-card" onSubmit={onSubmit} aria-labelledby="reset-title">
         <h1 id="reset-title">Choose a new password</h1>
         {done ? (
-          <p className="notice" role="status">
+          <Notice>
             Your password was changed and every session signed out. <Link to="/login">Sign in</Link>{" "}
             with the new one.
-          </p>
+          </Notice>
         ) : (
           <>
             {error && (
-              <p className="form-error" role="alert">
+              <FormError>
                 {error} {error === INVALID && <Link to="/forgot-password">Get a new link</Link>}
-              </p>
+              </FormError>
             )}
-            <label htmlFor="reset-password">New password</label>
-            <input
+            <FormField
               id="reset-password"
+              label="New password"
               type="password"
               autoComplete="new-password"
               required
               value={password}
-              onChange={(e) => setPassword(e.target.value)}
+              onValueChange={setPassword}
             />
-            <label htmlFor="reset-repeat">New password again</label>
-            <input
+            <FormField
               id="reset-repeat"
+              label="New password again"
               type="password"
               autoComplete="new-password"
               required
               value={repeat}
-              onChange={(e) => setRepeat(e.target.value)}
+              onValueChange={setRepeat}
             />
-            <button type="submit" className="primary" disabled={busy || !uid || !token}>
-              {busy ? "Saving…" : "Set the new password"}
-            </button>
+            <SubmitButton busy={busy} busyLabel="Saving…" disabled={!uid || !token}>
+              Set the new password
+            </SubmitButton>
           </>
         )}
       </form>

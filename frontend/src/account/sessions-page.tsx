@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
 import { ConfirmDialog } from "../components/confirm-dialog";
+import { FormError } from "../components/form";
 import { type AccountSession, listSessions, revokeSession } from "./api";
 
 function when(value: string | null): string {
@@ -46,11 +47,7 @@ export function SessionsPage() {
         Every browser or device where you are signed in. Ending a session signs it out at its next
         request.
       </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError>{error}</FormError>
       {sessions === null ? (
         !error && <p role="status">Loading…</p>
       ) : (

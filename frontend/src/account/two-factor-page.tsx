@@ -1,5 +1,6 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { useAuth } from "../auth/auth-provider";
+import { FormError, FormField, SubmitButton } from "../components/form";
 import {
   beginTotp,
   confirmTotp,
@@ -46,11 +47,7 @@ export function TwoFactorPage() {
         With two-factor on, signing in also asks for a 6-digit code from an authenticator app
         (Aegis, Google Authenticator, 1Password…).
       </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError>{error}</FormError>
       {recoveryCodes ? (
         <RecoveryCodes
           codes={recoveryCodes}
@@ -78,9 +75,11 @@ export function TwoFactorPage() {
   );
 }
 
-function Begin({ onBegun }: { onBegun: (setup: TotpSetup) => void }) {
-  const { api } = useAuth();
-  const [password, setPassword] = useState("");
+/**
+ * A step's form: busy from submit until `run` settles; on failure the reason
+ * and the form back. On success it stays busy: the page moves on to the next step.
+ */
+function useStep(run: () => Promise<void>) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -89,35 +88,37 @@ function Begin({ onBegun }: { onBegun: (setup: TotpSetup) => void }) {
     setBusy(true);
     setError(null);
     try {
-      onBegun(await beginTotp(api, password));
+      await run();
     } catch (caught) {
       setError(errorText(caught, MESSAGES));
       setBusy(false);
     }
   }
 
+  return { busy, error, onSubmit };
+}
+
+function Begin({ onBegun }: { onBegun: (setup: TotpSetup) => void }) {
+  const { api } = useAuth();
+  const [password, setPassword] = useState("");
+  const { busy, error, onSubmit } = useStep(async () => onBegun(await beginTotp(api, password)));
+
   return (
     <form className="account-form" onSubmit={onSubmit}>
       <p>
         Two-factor is <strong>off</strong>.
       </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      <label htmlFor="totp-begin-password">Your password</label>
-      <input
+      <FormError>{error}</FormError>
+      <FormField
         id="totp-begin-password"
+        label="Your password"
         type="password"
         autoComplete="current-password"
         required
         value={password}
-        onChange={(e) => setPassword(e.target.value)}
+        onValueChange={setPassword}
       />
-      <button type="submit" className="primary" disabled={busy}>
-        Set up two-factor
-      </button>
+      <SubmitButton busy={busy}>Set up two-factor</SubmitButton>
     </form>
   );
 }
@@ -131,20 +132,9 @@ function Confirm({
 }) {
   const { api } = useAuth();
   const [code, setCode] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  async function onSubmit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onConfirmed((await confirmTotp(api, code.trim())).recovery_codes);
-    } catch (caught) {
-      setError(errorText(caught, MESSAGES));
-      setBusy(false);
-    }
-  }
+  const { busy, error, onSubmit } = useStep(async () =>
+    onConfirmed((await confirmTotp(api, code.trim())).recovery_codes),
+  );
 
   return (
     <form className="account-form" onSubmit={onSubmit}>
@@ -153,23 +143,17 @@ function Confirm({
       <p className="muted">
         Or type this key into the app: <code data-testid="totp-secret">{setup.secret}</code>
       </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      <label htmlFor="totp-confirm-code">The 6-digit code the app shows</label>
-      <input
+      <FormError>{error}</FormError>
+      <FormField
         id="totp-confirm-code"
+        label="The 6-digit code the app shows"
         inputMode="numeric"
         autoComplete="one-time-code"
         required
         value={code}
-        onChange={(e) => setCode(e.target.value)}
+        onValueChange={setCode}
       />
-      <button type="submit" className="primary" disabled={busy}>
-        Turn on two-factor
-      </button>
+      <SubmitButton busy={busy}>Turn on two-factor</SubmitButton>
     </form>
   );
 }
@@ -217,21 +201,10 @@ function Disable({ status, onDisabled }: { status: MfaStatus; onDisabled: () => 
   const { api } = useAuth();
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  async function onSubmit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await disableTotp(api, password, code.trim());
-      onDisabled();
-    } catch (caught) {
-      setError(errorText(caught, MESSAGES));
-      setBusy(false);
-    }
-  }
+  const { busy, error, onSubmit } = useStep(async () => {
+    await disableTotp(api, password, code.trim());
+    onDisabled();
+  });
 
   return (
     <form className="account-form" onSubmit={onSubmit}>
@@ -239,31 +212,27 @@ function Disable({ status, onDisabled }: { status: MfaStatus; onDisabled: () => 
         Two-factor is <strong>on</strong>. Recovery codes left:{" "}
         <strong>{status.recovery_codes_remaining}</strong>.
       </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      <label htmlFor="totp-disable-password">Your password</label>
-      <input
+      <FormError>{error}</FormError>
+      <FormField
         id="totp-disable-password"
+        label="Your password"
         type="password"
         autoComplete="current-password"
         required
         value={password}
-        onChange={(e) => setPassword(e.target.value)}
+        onValueChange={setPassword}
       />
-      <label htmlFor="totp-disable-code">A code from the app, or a recovery code</label>
-      <input
+      <FormField
         id="totp-disable-code"
+        label="A code from the app, or a recovery code"
         autoComplete="one-time-code"
         required
         value={code}
-        onChange={(e) => setCode(e.target.value)}
+        onValueChange={setCode}
       />
-      <button type="submit" className="danger" disabled={busy}>
+      <SubmitButton busy={busy} className="danger">
         Turn off two-factor
-      </button>
+      </SubmitButton>
     </form>
   );
 }

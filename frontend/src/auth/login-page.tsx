@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
+import { FormError, FormField, Notice, SubmitButton } from "../components/form";
 import { useAppConfig } from "../config/use-app-config";
 import { useAuth } from "./auth-provider";
 import { ApiError, MfaRequiredError } from "./session";
@@ -71,38 +72,30 @@ export function LoginPage() {
     <main className="auth-page">
       <form className="auth-card" onSubmit={onSubmit} aria-labelledby="login-title">
         <h1 id="login-title">Sign in</h1>
-        {reason && !error && (
-          <p className="notice" role="status">
-            {reason}
-          </p>
-        )}
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <label htmlFor="login-username">Username</label>
-        <input
+        {reason && !error && <Notice>{reason}</Notice>}
+        <FormError>{error}</FormError>
+        <FormField
           id="login-username"
+          label="Username"
           name="username"
           autoComplete="username"
           required
           value={username}
-          onChange={(e) => setUsername(e.target.value)}
+          onValueChange={setUsername}
         />
-        <label htmlFor="login-password">Password</label>
-        <input
+        <FormField
           id="login-password"
+          label="Password"
           name="password"
           type="password"
           autoComplete="current-password"
           required
           value={password}
-          onChange={(e) => setPassword(e.target.value)}
+          onValueChange={setPassword}
         />
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
+        <SubmitButton busy={busy} busyLabel="Signing in…">
+          Sign in
+        </SubmitButton>
         <p className="auth-switch">
           <Link to="/forgot-password">Forgot your password?</Link>
         </p>
@@ -153,25 +146,21 @@ function MfaStep({
         <p className="muted">
           Enter the 6-digit code from your authenticator app, or one of your recovery codes.
         </p>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <label htmlFor="login-code">Code</label>
-        <input
+        <FormError>{error}</FormError>
+        <FormField
           id="login-code"
+          label="Code"
           name="code"
           autoComplete="one-time-code"
           required
-          // biome-ignore lint/a11y/noAutofocus: the only field of this step, reached by submitting the last one
+          // Focus on arrival: the only field of this step, reached by submitting the last one.
           autoFocus
           value={code}
-          onChange={(e) => setCode(e.target.value)}
+          onValueChange={setCode}
         />
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? "Checking…" : "Verify"}
-        </button>
+        <SubmitButton busy={busy} busyLabel="Checking…">
+          Verify
+        </SubmitButton>
       </form>
     </main>
   );

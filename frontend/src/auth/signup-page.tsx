@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { Link, Navigate, useNavigate } from "react-router";
+import { FormError, FormField, Notice, SubmitButton } from "../components/form";
 import { useAppConfig } from "../config/use-app-config";
 import { useAuth } from "./auth-provider";
 import { ApiError } from "./session";
@@ -44,64 +45,40 @@ export function SignupPage() {
       <form className="auth-card" onSubmit={onSubmit} aria-labelledby="signup-title" noValidate>
         <h1 id="signup-title">Create an account</h1>
         {disabled && (
-          <p className="notice" role="status">
-            Sign-up is disabled on this server. Ask an administrator for an account.
-          </p>
+          <Notice>Sign-up is disabled on this server. Ask an administrator for an account.</Notice>
         )}
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <label htmlFor="signup-username">Username</label>
-        <input
+        <FormError>{error}</FormError>
+        <FormField
           id="signup-username"
+          label="Username"
           autoComplete="username"
           required
           value={username}
-          aria-invalid={Boolean(fieldErrors.username)}
-          aria-describedby={fieldErrors.username ? "signup-username-error" : undefined}
-          onChange={(e) => setUsername(e.target.value)}
+          error={fieldErrors.username}
+          onValueChange={setUsername}
         />
-        {fieldErrors.username && (
-          <p id="signup-username-error" className="field-error">
-            {fieldErrors.username}
-          </p>
-        )}
-        <label htmlFor="signup-email">Email (optional)</label>
-        <input
+        <FormField
           id="signup-email"
+          label="Email (optional)"
           type="email"
           autoComplete="email"
           value={email}
-          aria-invalid={Boolean(fieldErrors.email)}
-          aria-describedby={fieldErrors.email ? "signup-email-error" : undefined}
-          onChange={(e) => setEmail(e.target.value)}
+          error={fieldErrors.email}
+          onValueChange={setEmail}
         />
-        {fieldErrors.email && (
-          <p id="signup-email-error" className="field-error">
-            {fieldErrors.email}
-          </p>
-        )}
-        <label htmlFor="signup-password">Password</label>
-        <input
+        <FormField
           id="signup-password"
+          label="Password"
           type="password"
           autoComplete="new-password"
           required
           value={password}
-          aria-invalid={Boolean(fieldErrors.password)}
-          aria-describedby={fieldErrors.password ? "signup-password-error" : undefined}
-          onChange={(e) => setPassword(e.target.value)}
+          error={fieldErrors.password}
+          onValueChange={setPassword}
         />
-        {fieldErrors.password && (
-          <p id="signup-password-error" className="field-error">
-            {fieldErrors.password}
-          </p>
-        )}
-        <button type="submit" className="primary" disabled={busy || disabled}>
-          {busy ? "Creating account…" : "Create account"}
-        </button>
+        <SubmitButton busy={busy} busyLabel="Creating account…" disabled={disabled}>
+          Create account
+        </SubmitButton>
         <p className="auth-switch">
           Already have an account? <Link to="/login">Sign in</Link>
         </p>

@@ -2,6 +2,7 @@ import { type FormEvent, useCallback, useEffect, useRef, useState } from "react"
 import { useAuth } from "../auth/auth-provider";
 import { ApiError } from "../auth/session";
 import { ConfirmDialog } from "../components/confirm-dialog";
+import { FormError, FormField, SubmitButton } from "../components/form";
 import { type ApiKey, type CreatedApiKey, createKey, listKeys, revokeKey, SCOPES } from "./api";
 
 function formatDate(value: string | null): string {
@@ -166,51 +167,47 @@ export function KeysPage() {
 
       <form className="key-form" onSubmit={onCreate} aria-labelledby="create-key-title">
         <h2 id="create-key-title">Create a key</h2>
-        {formError && (
-          <p className="form-error" role="alert">
-            {formError}
-          </p>
-        )}
+        <FormError>{formError}</FormError>
         <div className="field">
-          <label htmlFor="key-name">Name</label>
-          <input
+          <FormField
             id="key-name"
+            label="Name"
             required
             maxLength={100}
             value={name}
-            onChange={(e) => setName(e.target.value)}
+            onValueChange={setName}
             placeholder="e.g. nightly report script"
           />
         </div>
         <div className="field">
-          <label htmlFor="key-expires">Expires on (optional)</label>
-          <input
+          <FormField
             id="key-expires"
+            label="Expires on (optional)"
             type="date"
             min={today}
             value={expires}
-            onChange={(e) => setExpires(e.target.value)}
+            onValueChange={setExpires}
           />
         </div>
         <div className="field">
-          <label htmlFor="key-password">Your password</label>
-          <input
+          <FormField
             id="key-password"
+            label="Your password"
             type="password"
             autoComplete="current-password"
             required
             value={password}
-            onChange={(e) => setPassword(e.target.value)}
+            onValueChange={setPassword}
           />
-          <label htmlFor="key-daily-tokens">Daily token limit (optional)</label>
-          <input
+          <FormField
             id="key-daily-tokens"
+            label="Daily token limit (optional)"
             type="number"
             inputMode="numeric"
             min={0}
             step={1}
             value={dailyTokens}
-            onChange={(e) => setDailyTokens(e.target.value)}
+            onValueChange={setDailyTokens}
             aria-describedby="key-daily-tokens-hint"
             placeholder="no limit of its own"
           />
@@ -237,21 +234,17 @@ export function KeysPage() {
             </label>
           ))}
         </fieldset>
-        <button
-          type="submit"
-          className="primary"
-          disabled={busy || !name.trim() || scopes.length === 0 || !password}
+        <SubmitButton
+          busy={busy}
+          busyLabel="Creating…"
+          disabled={!name.trim() || scopes.length === 0 || !password}
         >
-          {busy ? "Creating…" : "Create key"}
-        </button>
+          Create key
+        </SubmitButton>
       </form>
 
       <h2>Your keys</h2>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError>{error}</FormError>
       {loading ? (
         <p role="status">Loading…</p>
       ) : keys.length === 0 ? (
