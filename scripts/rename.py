@@ -5,8 +5,8 @@ What changes, in every text file of the project (git's tracked and untracked,
 not ignored, files; without git, every file outside the usual build and cache
 directories):
 
-- the Django project package (the directory holding ``settings.py``, found
-  from ``manage.py``'s ``DJANGO_SETTINGS_MODULE``) is moved to ``<name>/`` and
+- the Django project package (the directory holding the ``settings`` package,
+  found from ``manage.py``'s ``DJANGO_SETTINGS_MODULE``) is moved to ``<name>/`` and
   every reference to it is rewritten: imports, dotted settings strings,
   ``DJANGO_SETTINGS_MODULE`` defaults, the ASGI path in ``scripts/serve`` and
   the Makefile, ``COPY`` lines in the Dockerfile, ``pyproject.toml`` (project
@@ -44,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The API-key pepper's derivation label (settings.py): see the module docstring.
+# The API-key pepper's derivation label (settings/auth.py): see the module docstring.
 KEPT_LITERALS = ("chatproject.api-key-pepper",)
 
 # Without git: directories never rewritten (virtualenvs, dependencies, build output, caches).
@@ -90,10 +90,10 @@ def current_names(root: Path) -> Names:
     if not match:
         raise RenameError("cannot find DJANGO_SETTINGS_MODULE's default in manage.py")
     package = match[1]
-    if not (root / package / "settings.py").is_file():
-        raise RenameError(
-            f"manage.py names {package}.settings, but {package}/settings.py is missing"
-        )
+    # The settings are a package (settings/__init__.py); a settings.py module also counts.
+    settings = root / package / "settings"
+    if not ((settings / "__init__.py").is_file() or settings.with_suffix(".py").is_file()):
+        raise RenameError(f"manage.py names {package}.settings, but {package}/settings/ is missing")
 
     compose_file = root / "docker-compose.yml"
     compose = ""

@@ -170,7 +170,8 @@ def test_nginx_passes_the_headers_the_settings_trust():
     from django.conf import settings
 
     # SECURE_PROXY_SSL_HEADER (set when DEBUG is off) reads X-Forwarded-Proto.
-    assert "HTTP_X_FORWARDED_PROTO" in (ROOT / "chatproject" / "settings.py").read_text()
+    operations = ROOT / "chatproject" / "settings" / "operations.py"
+    assert "HTTP_X_FORWARDED_PROTO" in operations.read_text()
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= 2 * 1024 * 1024  # within client_max_body_size
 
 

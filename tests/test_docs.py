@@ -6,7 +6,10 @@ import re
 
 from tests.conftest import ROOT
 
-SETTINGS = (ROOT / "chatproject" / "settings.py").read_text()
+# The settings package: every module of chatproject/settings/.
+SETTINGS = "\n".join(
+    path.read_text() for path in sorted((ROOT / "chatproject" / "settings").glob("*.py"))
+)
 README = (ROOT / "README.md").read_text()
 ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 

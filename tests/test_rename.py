@@ -106,7 +106,7 @@ def _text_files(root: Path) -> dict[Path, str]:
 
 
 def test_no_old_name_is_left(renamed):
-    assert (renamed / NEW / "settings.py").is_file()
+    assert (renamed / NEW / "settings" / "__init__.py").is_file()
     assert not (renamed / OLD.package).exists()
     old_package = re.compile(rf"\b{re.escape(OLD.package)}\b")
     leftovers = []
@@ -121,7 +121,7 @@ def test_no_old_name_is_left(renamed):
         if old_package.search(text):
             leftovers.append(f"{path}: {OLD.package}")
     assert leftovers == []
-    assert rename.KEPT_LITERALS[0] in (renamed / NEW / "settings.py").read_text()
+    assert rename.KEPT_LITERALS[0] in (renamed / NEW / "settings" / "auth.py").read_text()
 
 
 def test_every_reference_points_at_the_new_package(renamed):

@@ -33,7 +33,9 @@ _SETTINGS_MATCH = re.search(
 )
 assert _SETTINGS_MATCH is not None
 SETTINGS_PACKAGE = _SETTINGS_MATCH[1]
-SETTINGS = (ROOT / SETTINGS_PACKAGE / "settings.py").read_text()
+SETTINGS = "\n".join(
+    path.read_text() for path in sorted((ROOT / SETTINGS_PACKAGE / "settings").glob("*.py"))
+)
 
 FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 INLINE = re.compile(r"`([^`\n]+)`")
