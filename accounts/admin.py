@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts import admin_login as admin_mfa
-from accounts import services
+from accounts import api_key_services, services, sessions
 from accounts.models import ApiKey, RevokeReason, Scope, TokenFamily, User
 from usage.admin import ApiKeyUsageMixin, UserUsageMixin
 
@@ -206,7 +206,7 @@ class ApiKeyAdmin(ApiKeyUsageMixin, admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, plaintext = services.api_key_create(
+        key, plaintext = api_key_services.api_key_create(
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
@@ -220,7 +220,7 @@ class ApiKeyAdmin(ApiKeyUsageMixin, admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
-            services.api_key_revoke(api_key=key)
+            api_key_services.api_key_revoke(api_key=key)
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
 
 
@@ -248,5 +248,5 @@ class TokenFamilyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected sessions")
     def revoke(self, request: HttpRequest, queryset: QuerySet[TokenFamily]) -> None:
-        revoked = sum(services.token_family_revoke(family=family) for family in queryset)
+        revoked = sum(sessions.token_family_revoke(family=family) for family in queryset)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)

@@ -29,9 +29,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts import mfa, selectors, services, verification
+from accounts import api_key_services, mfa, selectors, services, sessions, verification
 from accounts.api_docs import MFA_REQUIRED_OUTPUT
-from accounts.authentication import ANY_SCOPE, drf_principal, drf_user
+from accounts.authentication import ANY_SCOPE
+from accounts.drf import drf_principal, drf_user
 from accounts.models import Scope
 from accounts.serializers import (
     ApiKeyCreatedOutput,
@@ -106,7 +107,7 @@ def check_cookie_request(request: Request) -> None:
         raise ApiError(403, "csrf_failed", "Origin not allowed.")
 
 
-def _set_refresh_cookie(response: Response, issued: services.IssuedTokens) -> None:
+def _set_refresh_cookie(response: Response, issued: sessions.IssuedTokens) -> None:
     response.set_cookie(
         settings.REFRESH_COOKIE_NAME,
         issued.refresh,
@@ -131,7 +132,7 @@ _TOKEN_OUTPUT = inline_serializer(
 _NO_CONTENT = {204: OpenApiResponse(description="Done.")}
 
 
-def _token_response(issued: services.IssuedTokens, *, with_user: bool) -> Response:
+def _token_response(issued: sessions.IssuedTokens, *, with_user: bool) -> Response:
     body: dict[str, Any] = {
         "access": issued.access,
         "access_expires_at": issued.access_expires_at.isoformat(),
@@ -180,7 +181,7 @@ class TokenObtainApi(APIView):
         if mfa_token is not None:
             body = {"mfa_required": True, "mfa_token": mfa_token}
             return Response(body, headers={"Cache-Control": "no-store"})
-        issued = services.auth_login(
+        issued = sessions.auth_login(
             username=data["username"],
             password=data["password"],
             ip=client_ip(request),
@@ -204,7 +205,7 @@ class TokenRefreshApi(APIView):
         if not raw:
             raise ApiError(401, "not_authenticated", "No refresh cookie.")
         try:
-            issued = services.refresh_token_rotate(raw=raw, ip=client_ip(request))
+            issued = sessions.refresh_token_rotate(raw=raw, ip=client_ip(request))
         except ApiError as error:
             response = error_response(error)
             _clear_refresh_cookie(response)  # a dead cookie is of no use to anyone
@@ -220,7 +221,7 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         check_cookie_request(request)
         _require_object_body(request)
-        services.logout(raw=request.COOKIES.get(settings.REFRESH_COOKIE_NAME))
+        sessions.logout(raw=request.COOKIES.get(settings.REFRESH_COOKIE_NAME))
         response = Response(status=status.HTTP_204_NO_CONTENT)
         _clear_refresh_cookie(response)
         return response
@@ -269,7 +270,7 @@ class ApiKeyListCreateApi(APIView):
     @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyCreatedOutput})
     def post(self, request: Request) -> Response:
         data = _validated(ApiKeyCreateInput, request)
-        key, plaintext = services.user_api_key_create(
+        key, plaintext = api_key_services.user_api_key_create(
             user=drf_user(request), ip=client_ip(request), **data
         )
         body = {**ApiKeyOutput(key).data, "key": plaintext}
@@ -282,7 +283,7 @@ class ApiKeyRevokeApi(APIView):
     @extend_schema(responses=_NO_CONTENT)
     def delete(self, request: Request, key_id: int) -> Response:
         key = selectors.api_key_get(user=drf_user(request), key_id=key_id)
-        services.api_key_revoke(api_key=key)
+        api_key_services.api_key_revoke(api_key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -294,7 +295,7 @@ class SessionListApi(APIView):
     @extend_schema(responses=SessionListOutput)
     def get(self, request: Request) -> Response:
         current = drf_principal(request).session_id
-        sessions = selectors.session_list(user=drf_user(request))
+        families = selectors.session_list(user=drf_user(request))
         rows = [
             {
                 "id": family.pk,
@@ -304,7 +305,7 @@ class SessionListApi(APIView):
                 "ip": family.ip,
                 "current": family.pk == current,
             }
-            for family in sessions
+            for family in families
         ]
         return Response({"results": SessionOutput(rows, many=True).data})
 

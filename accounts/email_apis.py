@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts import password_reset, verification
 from accounts.api_docs import NOT_CONFIGURED, THROTTLED, error
 from accounts.apis import _require_object_body, _validated, client_ip
-from accounts.authentication import drf_user
+from accounts.drf import drf_user
 from chatproject.fields import StrictCharField, StrictEmailField
 
 

@@ -36,7 +36,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from pyotp.exceptions import OTPVerificationError
 
-from accounts import services, throttles
+from accounts import sessions, throttles
 from accounts.models import MfaChallenge, RecoveryCode, TotpDevice, User
 from chatproject.errors import ApiError
 
@@ -288,7 +288,7 @@ def login_challenge(
 
 def challenge_complete(
     *, mfa_token: str, code: str, ip: str, user_agent: str = ""
-) -> services.IssuedTokens:
+) -> sessions.IssuedTokens:
     """Exchange an ``mfa_token`` and a code for a session. 401 ``mfa_token_invalid``
     (unknown, used, expired, too many wrong codes) or 401 ``invalid_code``."""
     challenge = (
@@ -308,7 +308,7 @@ def challenge_complete(
     ):
         raise mfa_token_invalid()
     method: SecondFactor | None = None
-    issued: services.IssuedTokens | None = None
+    issued: sessions.IssuedTokens | None = None
     with transaction.atomic():
         claimed = MfaChallenge.objects.filter(
             pk=challenge.pk,
@@ -321,7 +321,7 @@ def challenge_complete(
             if method is None:
                 transaction.set_rollback(True)  # the token stays usable for a retry
             else:
-                issued = services.token_family_start(user=user, ip=ip, user_agent=user_agent)
+                issued = sessions.token_family_start(user=user, ip=ip, user_agent=user_agent)
     if not claimed:
         raise mfa_token_invalid()
     if issued is None:

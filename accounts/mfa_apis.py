@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts import mfa
 from accounts.api_docs import THROTTLED, error
 from accounts.apis import _TOKEN_OUTPUT, _token_response, _validated, client_ip
-from accounts.authentication import drf_user
+from accounts.drf import drf_user
 from chatproject.fields import StrictCharField
 
 

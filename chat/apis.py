@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import HasScope
+from accounts.drf import HasScope
 from chat import selectors, services
 from chat.models import Conversation
 from chat.views import CHAT_SCOPE

@@ -68,7 +68,7 @@ def _first_code(codes: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error response gets ``detail`` and ``code``."""
     # Imported here: rest_framework.views resolves DEFAULT_AUTHENTICATION_CLASSES at
-    # import time, and those classes (accounts.authentication) import this module.
+    # import time, and those classes (accounts.drf) import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
     if isinstance(exc, ApiError):

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import HasScope, drf_principal
+from accounts.drf import HasScope, drf_principal
 from accounts.models import Scope
 from usage import selectors
 

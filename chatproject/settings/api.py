@@ -12,10 +12,10 @@ from chatproject.settings.core import DEBUG, env
 # --------------------------------------------------------------------------
 
 REST_FRAMEWORK: dict[str, Any] = {
-    # JWT first: a 401 then carries its WWW-Authenticate header (see accounts/authentication.py).
+    # JWT first: a 401 then carries its WWW-Authenticate header (see accounts/drf.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.JWTAuthentication",
-        "accounts.authentication.ApiKeyAuthentication",
+        "accounts.drf.JWTAuthentication",
+        "accounts.drf.ApiKeyAuthentication",
     ],
     # Auth limits (accounts/throttles.py). A login attempt is counted before the
     # password is checked; a successful one is taken back off.

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from accounts import services
+from accounts import api_key_services
 from tests.conftest import PASSWORD
 
 ORIGIN = "http://testserver"
@@ -58,4 +58,4 @@ def logged_in(client, owner):
 @pytest.fixture
 def owner_key(owner):
     """An API key of the owner with the default scope (chat), and its plaintext."""
-    return services.api_key_create(user=owner, name="script")
+    return api_key_services.api_key_create(user=owner, name="script")

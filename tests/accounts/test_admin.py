@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts import apikeys, services
+from accounts import api_key_services, apikeys, sessions
 from accounts.models import ApiKey, RevokeReason, TokenFamily
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def test_admin_creates_a_key_and_shows_the_plaintext_once(admin_client, owner):
 
 
 def test_admin_revoke_action_revokes_selected_keys(admin_client, owner):
-    key, _ = services.api_key_create(user=owner, name="k")
+    key, _ = api_key_services.api_key_create(user=owner, name="k")
     response = admin_client.post(
         reverse("admin:accounts_apikey_changelist"),
         {"action": "revoke", "_selected_action": [key.pk]},
@@ -49,7 +49,7 @@ def test_admin_revoke_action_revokes_selected_keys(admin_client, owner):
 
 @pytest.mark.parametrize("query", ["revoked=yes", "expired=no", "q=", "user__id__exact=1"])
 def test_api_key_list_filters_and_search_work(admin_client, owner, query):
-    key, _ = services.api_key_create(user=owner, name="findme")
+    key, _ = api_key_services.api_key_create(user=owner, name="findme")
     url = reverse("admin:accounts_apikey_changelist")
     response = admin_client.get(f"{url}?{query}")
     assert response.status_code == 200
@@ -58,7 +58,7 @@ def test_api_key_list_filters_and_search_work(admin_client, owner, query):
 
 
 def test_user_page_lists_keys_inline(admin_client, owner):
-    key, _ = services.api_key_create(user=owner, name="inline-key")
+    key, _ = api_key_services.api_key_create(user=owner, name="inline-key")
     response = admin_client.get(reverse("admin:accounts_user_change", args=[owner.pk]))
     assert response.status_code == 200
     assert "inline-key" in response.content.decode()
@@ -66,9 +66,9 @@ def test_user_page_lists_keys_inline(admin_client, owner):
 
 
 def test_revoke_all_sessions_action_ends_the_users_sessions(admin_client, owner, second_user):
-    services.token_family_start(user=owner)
-    services.token_family_start(user=owner)
-    services.token_family_start(user=second_user)
+    sessions.token_family_start(user=owner)
+    sessions.token_family_start(user=owner)
+    sessions.token_family_start(user=second_user)
 
     response = admin_client.post(
         reverse("admin:accounts_user_changelist"),
@@ -83,7 +83,7 @@ def test_revoke_all_sessions_action_ends_the_users_sessions(admin_client, owner,
 
 
 def test_admin_password_change_revokes_sessions(admin_client, owner):
-    services.token_family_start(user=owner)
+    sessions.token_family_start(user=owner)
     response = admin_client.post(
         reverse("admin:auth_user_password_change", args=[owner.pk]),
         {"password1": "brand-new-password-42", "password2": "brand-new-password-42"},
@@ -103,7 +103,7 @@ def test_admin_password_change_revokes_sessions(admin_client, owner):
     ],
 )
 def test_token_pages_are_there_for_staff(admin_client, owner, name):
-    services.token_family_start(user=owner)
+    sessions.token_family_start(user=owner)
     assert admin_client.get(reverse(name)).status_code == 200
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts import services
+from accounts import api_key_services, services
 from accounts.models import ApiKey
 from tests.accounts.conftest import login, post_json, refresh
 from tests.conftest import PASSWORD, bearer
@@ -93,14 +93,14 @@ def test_zero_means_no_limit(client, owner, settings):
 
 
 def test_admin_created_keys_get_the_default_lifetime_too(owner):
-    key, _ = services.api_key_create(user=owner, name="from admin")
+    key, _ = api_key_services.api_key_create(user=owner, name="from admin")
     assert key.expires_at is not None
 
 
 def test_at_most_the_configured_number_of_live_keys(client, owner, second_user, settings):
     settings.API_KEY_MAX_PER_USER = 3
-    keys = [services.api_key_create(user=owner, name=f"k{i}")[0] for i in range(3)]
-    services.api_key_create(user=second_user, name="not counted")
+    keys = [api_key_services.api_key_create(user=owner, name=f"k{i}")[0] for i in range(3)]
+    api_key_services.api_key_create(user=second_user, name="not counted")
 
     refused = create(client, owner, password=PASSWORD)
 
@@ -108,7 +108,7 @@ def test_at_most_the_configured_number_of_live_keys(client, owner, second_user, 
     assert refused.json()["code"] == "api_key_limit"
     assert ApiKey.objects.filter(user=owner).count() == 3
     # Revoked and expired keys do not count.
-    services.api_key_revoke(api_key=keys[0])
+    api_key_services.api_key_revoke(api_key=keys[0])
     ApiKey.objects.filter(pk=keys[1].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert create(client, owner, password=PASSWORD).status_code == 201
     assert create(client, owner, password=PASSWORD).status_code == 201
@@ -125,8 +125,8 @@ def test_default_limit_is_twenty():
 
 
 def test_logout_all_offers_to_revoke_every_key(client, owner, second_user):
-    kept, _ = services.api_key_create(user=owner, name="kept")
-    theirs, _ = services.api_key_create(user=second_user, name="theirs")
+    kept, _ = api_key_services.api_key_create(user=owner, name="kept")
+    theirs, _ = api_key_services.api_key_create(user=second_user, name="theirs")
     access = login(Client(), "owner").json()["access"]
     headers = {"Authorization": f"Bearer {access}"}
     assert post_json(client, "/api/auth/logout-all", **headers).status_code == 204
@@ -149,7 +149,7 @@ def test_logout_all_offers_to_revoke_every_key(client, owner, second_user):
 
 
 def test_logout_all_refuses_a_non_boolean_flag(client, owner):
-    key, _ = services.api_key_create(user=owner, name="k")
+    key, _ = api_key_services.api_key_create(user=owner, name="k")
     response = post_json(
         client, "/api/auth/logout-all", {"revoke_api_keys": "yes"}, **bearer(owner)
     )

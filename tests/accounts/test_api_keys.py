@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts import apikeys, services
+from accounts import api_key_services, apikeys
 from accounts.models import ApiKey, Scope
 from tests.accounts.conftest import post_json
 from tests.conftest import PASSWORD, bearer
@@ -52,9 +52,9 @@ def test_the_secret_part_of_a_key_has_at_least_128_bits():
 
 
 def test_key_list_shows_only_own_keys_newest_first(client, owner, outsider):
-    services.api_key_create(user=owner, name="one")
-    services.api_key_create(user=owner, name="two")
-    services.api_key_create(user=outsider, name="not yours")
+    api_key_services.api_key_create(user=owner, name="one")
+    api_key_services.api_key_create(user=owner, name="two")
+    api_key_services.api_key_create(user=outsider, name="not yours")
 
     response = client.get("/api/keys", headers=bearer(owner))
 
@@ -99,7 +99,7 @@ def test_key_endpoints_need_authentication(client, owner_key):
 
 
 def test_a_key_cannot_create_or_revoke_keys(client, owner):
-    key, plaintext = services.api_key_create(
+    key, plaintext = api_key_services.api_key_create(
         user=owner, name="all", scopes=[Scope.CHAT, Scope.KEYS_READ]
     )
     created = post_json(client, "/api/keys", {"name": "minted"}, **with_key(plaintext))
@@ -113,7 +113,7 @@ def test_a_key_cannot_create_or_revoke_keys(client, owner):
 
 def test_listing_keys_with_a_key_needs_the_keys_read_scope(client, owner, owner_key):
     _, chat_only = owner_key
-    _, reader = services.api_key_create(user=owner, name="reader", scopes=[Scope.KEYS_READ])
+    _, reader = api_key_services.api_key_create(user=owner, name="reader", scopes=[Scope.KEYS_READ])
 
     denied = client.get("/api/keys", headers=with_key(chat_only))
     allowed = client.get("/api/keys", headers=with_key(reader))
@@ -173,10 +173,10 @@ def test_invalid_key_requests_are_400_and_create_nothing(client, owner, body):
 
 
 def bad_keys(owner, outsider) -> dict[str, str]:
-    _, valid = services.api_key_create(user=owner, name="valid")
-    revoked, revoked_plain = services.api_key_create(user=owner, name="revoked")
-    services.api_key_revoke(api_key=revoked)
-    expired, expired_plain = services.api_key_create(user=owner, name="expired")
+    _, valid = api_key_services.api_key_create(user=owner, name="valid")
+    revoked, revoked_plain = api_key_services.api_key_create(user=owner, name="revoked")
+    api_key_services.api_key_revoke(api_key=revoked)
+    expired, expired_plain = api_key_services.api_key_create(user=owner, name="expired")
     ApiKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     prefix = valid.split("_")[1]
     return {

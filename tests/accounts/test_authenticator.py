@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts import services
+from accounts import api_key_services
 from accounts.authentication import (
     Principal,
     authenticate_request,
@@ -61,7 +61,7 @@ async def test_bearer_token_gives_a_principal_with_every_scope(owner):
 
 
 async def test_api_key_gives_a_principal_limited_to_its_scopes(owner):
-    key, plaintext = await sync_to_async(services.api_key_create)(user=owner, name="s")
+    key, plaintext = await sync_to_async(api_key_services.api_key_create)(user=owner, name="s")
 
     principal = await authenticate_request(http_request(**{"X-API-Key": plaintext}), scope="chat")
 
@@ -76,7 +76,7 @@ async def test_api_key_gives_a_principal_limited_to_its_scopes(owner):
 
 
 async def test_api_key_use_is_recorded_without_blocking_the_request(owner):
-    key, plaintext = await sync_to_async(services.api_key_create)(user=owner, name="s")
+    key, plaintext = await sync_to_async(api_key_services.api_key_create)(user=owner, name="s")
 
     await authenticate_request(http_request(**{"X-API-Key": plaintext}))
 
@@ -136,7 +136,7 @@ async def test_websocket_token_comes_from_the_subprotocol_header(owner):
 
 
 async def test_websocket_accepts_an_api_key_header_for_scripts(owner):
-    _, plaintext = await sync_to_async(services.api_key_create)(user=owner, name="s")
+    _, plaintext = await sync_to_async(api_key_services.api_key_create)(user=owner, name="s")
     principal = await authenticate_scope(
         ws_scope(**{"X-API-Key": plaintext}), required_scope="chat"
     )

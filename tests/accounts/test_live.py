@@ -12,7 +12,7 @@ from django.db import connections
 from django.test import Client
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts import services
+from accounts import sessions
 from accounts.models import TokenFamily
 from tests.accounts.conftest import refresh
 from tests.conftest import PASSWORD
@@ -31,7 +31,7 @@ def live_owner(owner, settings):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(owner):
-    issued = services.token_family_start(user=owner)
+    issued = sessions.token_family_start(user=owner)
     contenders = 6
     barrier = threading.Barrier(contenders)
     results: list[tuple[int, str | None]] = []

@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.test import Client
 
-from accounts import services
+from accounts import sessions
 from accounts.models import ApiKey, RevokeReason, TokenFamily
 from tests.accounts.conftest import login, post_json, refresh
 from tests.conftest import PASSWORD, bearer
@@ -30,7 +30,7 @@ def test_password_change_ends_every_other_session_and_keeps_this_one(owner, seco
     caplog.set_level(logging.INFO, logger="accounts.audit")
     other_browser = Client()
     other_access = login(other_browser, "owner").json()["access"]
-    theirs = services.token_family_start(user=second_user)
+    theirs = sessions.token_family_start(user=second_user)
     me = Client()
     access = login(me, "owner").json()["access"]
 
@@ -166,7 +166,7 @@ def test_api_keys_survive_a_password_change_unless_asked(owner, owner_key):
 
 def test_a_token_without_a_session_keeps_no_session(owner):
     """A script's ``AccessToken.for_user`` token has no session to keep: all end."""
-    services.token_family_start(user=owner)
+    sessions.token_family_start(user=owner)
     response = post_json(
         Client(),
         "/api/auth/password",

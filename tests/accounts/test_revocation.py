@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import RequestFactory
 
-from accounts import services
+from accounts import services, sessions
 from accounts.authentication import authenticate_request, authenticate_scope
 from accounts.models import TokenFamily
 from chatproject.errors import ApiError
@@ -125,7 +125,7 @@ def test_a_forged_session_id_is_refused(client, owner):
     """A token whose session is unknown (a deleted row, another user's id) fails."""
     from rest_framework_simplejwt.tokens import AccessToken
 
-    other = services.token_family_start(user=owner)
+    other = sessions.token_family_start(user=owner)
     token = AccessToken.for_user(owner)
     token["fam"] = "00000000-0000-0000-0000-000000000000"
     assert client.get("/api/auth/me", headers=bearer_of(str(token))).status_code == 401
@@ -171,7 +171,7 @@ async def code_of(awaitable) -> str:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("entry", ["request", "scope"])
 async def test_async_entry_points_refuse_an_ended_session(owner, entry, db_thread_queries):
-    issued = await sync_to_async(services.token_family_start)(user=owner)
+    issued = await sync_to_async(sessions.token_family_start)(user=owner)
     check = (
         (lambda: authenticate_request(http_request(issued.access)))
         if entry == "request"
@@ -191,7 +191,7 @@ async def test_async_entry_points_refuse_an_ended_session(owner, entry, db_threa
 
 @pytest.mark.django_db(transaction=True)
 async def test_async_entry_points_see_a_password_set_by_any_path(owner):
-    issued = await sync_to_async(services.token_family_start)(user=owner)
+    issued = await sync_to_async(sessions.token_family_start)(user=owner)
     await authenticate_request(http_request(issued.access))
 
     owner.set_password(NEW_PASSWORD)
@@ -220,7 +220,7 @@ def test_a_session_ended_in_another_process_is_refused_by_the_server(app_server,
         assert http.get("/api/auth/me", headers=bearer_of(access)).status_code == 200
 
         # This test process, not the server, ends the session.
-        services.logout(raw=login_response.cookies[settings.REFRESH_COOKIE_NAME])
+        sessions.logout(raw=login_response.cookies[settings.REFRESH_COOKIE_NAME])
 
         response = http.get("/api/auth/me", headers=bearer_of(access))
         assert response.status_code == 401

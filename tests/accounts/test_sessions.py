@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts import services, tokens
+from accounts import sessions, tokens
 from accounts.models import RevokeReason, TokenFamily
 from tests.accounts.conftest import login, post_json, refresh, refresh_cookie
 from tests.conftest import bearer
@@ -32,7 +32,7 @@ def test_sessions_lists_own_live_sessions_newest_first(owner, outsider):
     first = login(laptop, "owner").json()["access"]
     current = login(phone, "owner").json()["access"]
     ended = login(Client(), "owner")
-    services.logout(raw=refresh_cookie(ended))
+    sessions.logout(raw=refresh_cookie(ended))
     login(Client(), "outsider")
 
     response = Client().get("/api/auth/sessions", headers=bearer_of(current))
@@ -53,7 +53,7 @@ def test_sessions_lists_own_live_sessions_newest_first(owner, outsider):
 
 def test_sessions_list_leaves_out_expired_sessions(owner):
     access = login(Client(), "owner").json()["access"]
-    old = services.token_family_start(user=owner)
+    old = sessions.token_family_start(user=owner)
     TokenFamily.objects.filter(pk=old.family_id).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -106,7 +106,7 @@ def test_deleting_a_session_ends_its_cookie_and_its_access_tokens(owner, caplog)
 
 
 def test_another_users_session_is_404_and_stays_live(owner, outsider):
-    theirs = services.token_family_start(user=owner)
+    theirs = sessions.token_family_start(user=owner)
     mine = login(Client(), "outsider").json()["access"]
 
     response = Client().delete(f"/api/auth/sessions/{theirs.family_id}", headers=bearer_of(mine))
@@ -124,7 +124,7 @@ def test_unknown_or_malformed_session_ids_are_404(owner, session_id):
 
 
 def test_session_endpoints_refuse_api_keys_and_anonymous_callers(owner, owner_key):
-    session = services.token_family_start(user=owner)
+    session = sessions.token_family_start(user=owner)
     key_headers = {"X-API-Key": owner_key[1]}
     assert Client().get("/api/auth/sessions", headers=key_headers).status_code == 403
     assert Client().get("/api/auth/sessions").status_code == 401

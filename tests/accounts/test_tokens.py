@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts import services
+from accounts import services, sessions
 from accounts.models import RevokeReason, TokenFamily
 from tests.accounts.conftest import COOKIE_HEADERS, login, post_json, refresh, refresh_cookie
 from tests.conftest import PASSWORD
@@ -174,8 +174,8 @@ def test_logout_never_fails_once_the_origin_check_passes(client, owner, cookie):
         token.set_exp(lifetime=-settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"])
         client.cookies[settings.REFRESH_COOKIE_NAME] = str(token)
     elif cookie == "revoked":
-        issued = services.token_family_start(user=owner)
-        services.logout(raw=issued.refresh)
+        issued = sessions.token_family_start(user=owner)
+        sessions.logout(raw=issued.refresh)
         client.cookies[settings.REFRESH_COOKIE_NAME] = issued.refresh
     elif cookie:
         client.cookies[settings.REFRESH_COOKIE_NAME] = cookie
@@ -226,7 +226,7 @@ def test_deactivated_user_gets_user_inactive_for_access_and_refresh(client, logg
 
 
 def test_user_deactivate_service_revokes_sessions(owner):
-    services.token_family_start(user=owner)
+    sessions.token_family_start(user=owner)
     services.user_deactivate(user=owner)
     assert TokenFamily.objects.get(user=owner).revoke_reason == RevokeReason.DEACTIVATED
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from accounts.services import api_key_create
+from accounts.api_key_services import api_key_create
 from chat.models import Conversation, ConversationItem
 from tests.conftest import ServerProcess, bearer
 from tests.fake_openai import FakeOpenAI, closed_port_url

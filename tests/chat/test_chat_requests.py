@@ -51,7 +51,7 @@ def test_a_bad_token_is_401(client, db):
 
 
 def test_an_api_key_without_the_chat_scope_is_403(client, owner):
-    from accounts.services import api_key_create
+    from accounts.api_key_services import api_key_create
 
     _key, plaintext = api_key_create(user=owner, name="reader", scopes=["keys:read"])
     response = post_json(client, CHAT, {"message": "hi"}, {"X-API-Key": plaintext})

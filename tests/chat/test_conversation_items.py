@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import api_key_create
+from accounts.api_key_services import api_key_create
 from tests.chat.conftest import make_conversation
 from tests.conftest import bearer
 

@@ -26,7 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.sync.connection import Connection
 from websockets.typing import Origin, Subprotocol
 
-from accounts.services import api_key_create
+from accounts.api_key_services import api_key_create
 from chat.models import Conversation, ConversationItem
 from tests.chat.conftest import LIVE_ENV, chat, wait_until
 from tests.chat.test_websocket import access_token

@@ -14,8 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
+from accounts.api_key_services import api_key_create, api_key_revoke
 from accounts.models import User
-from accounts.services import api_key_create, api_key_revoke
 from chat.models import Conversation
 from chatproject.asgi import application
 from tests.chat.conftest import LIVE_ENV

@@ -12,8 +12,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.api_key_services import api_key_create
 from accounts.models import ApiKey
-from accounts.services import api_key_create
 from tests.usage.conftest import spend
 from usage.admin import csv_cell
 from usage.models import KeyLimit, UsageLimits

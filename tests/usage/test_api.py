@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
+from accounts.api_key_services import api_key_create
 from accounts.models import ApiKey, Scope
-from accounts.services import api_key_create
 from tests.conftest import PASSWORD, bearer
 from tests.usage.conftest import spend, yesterday
 from usage.models import KeyLimit, UsageLimits

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 
-from accounts.services import api_key_create
+from accounts.api_key_services import api_key_create
 from chat.models import Conversation
 from chatproject.errors import ApiError
 from tests.usage.conftest import spend, yesterday
