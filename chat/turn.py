@@ -47,7 +47,6 @@ The producer's shape:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
 import logging
 from collections.abc import AsyncGenerator
@@ -168,7 +167,12 @@ class ChatTurn:
         self._streaming_since: float | None = None
         self._first_output = False
         self._checkpoints: asyncio.Task[None] | None = None
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
+
+    @property
+    def recording(self) -> bool:
+        """Its outcome's write has started (``_record``): it ends, whoever asks."""
+        return self._recording is not None
 
     @property
     def status(self) -> str:
@@ -183,7 +187,7 @@ class ChatTurn:
         self.state = state
         self.error = error
         if state is TurnState.STREAMING:
-            self._streaming_since = self._loop.time()
+            self._streaming_since = self.loop.time()
             metrics.turn_started()
             self._checkpoints = asyncio.create_task(checkpoints.write_checkpoints(self))
 
@@ -270,33 +274,6 @@ class ChatTurn:
             self._enter(TurnState.INTERRUPTED)
         await self._record()
 
-    def abandon_from_thread(self, consumer: AsyncGenerator[Any, None]) -> None:
-        """Django's response ``close()``, from a worker thread once the response ended.
-
-        Normally the producer has finished by then. Two cases need help: the client
-        left before the stream ever started (no ``finally`` will release the run
-        lock), or while Django was writing a chunk, which leaves ``consumer`` (the
-        generator reading ``events()``) suspended at a ``yield``: close it now rather
-        than whenever the garbage collector finalizes it.
-        """
-        if self._recording is not None:
-            return
-        try:
-            # A fresh context: this thread's one says "inside the request's sync
-            # executor", which is shutting down; the work must not queue there.
-            self._loop.call_soon_threadsafe(self._abandon, consumer, context=contextvars.Context())
-        except RuntimeError:  # the loop is gone (a sync test client's throwaway loop)
-            pass
-
-    def _abandon(self, consumer: AsyncGenerator[Any, None]) -> None:
-        if self._recording is not None:
-            return
-        if self.state is TurnState.STARTING:
-            task = asyncio.ensure_future(self.abandon())
-        else:
-            task = asyncio.ensure_future(consumer.aclose())  # its finally records
-        checkpoints.keep(task)
-
     # -- the producer ------------------------------------------------------------
 
     async def events(
@@ -347,7 +324,7 @@ class ChatTurn:
                 if batch:
                     if not self._first_output:
                         self._first_output = True
-                        metrics.turn_first_output(seconds=self._loop.time() - self._started())
+                        metrics.turn_first_output(seconds=self.loop.time() - self._started())
                     yield batch
 
             if isinstance(end, _Stop):
@@ -401,7 +378,7 @@ class ChatTurn:
             put(_End(error))
 
     def _started(self) -> float:
-        return self._streaming_since if self._streaming_since is not None else self._loop.time()
+        return self._streaming_since if self._streaming_since is not None else self.loop.time()
 
     def _stop_agent(self) -> None:
         if self._pump is not None and not self._pump.done():
