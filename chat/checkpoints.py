@@ -47,7 +47,7 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
 async def write_checkpoints(turn: ChatTurn) -> None:
     """Store the reply so far when it changed, and renew the lease, at most one
     write per ``CHAT_CHECKPOINT_SECONDS``."""
-    loop = asyncio.get_running_loop()
+    loop = turn.loop
     every = settings.CHAT_CHECKPOINT_SECONDS
     renew_every = settings.CHAT_RUN_LEASE_SECONDS / 3
     saved: tuple[int, str] = (0, "")

@@ -171,7 +171,7 @@ class ChatTurn:
 
     @property
     def recording(self) -> bool:
-        """Its outcome's write has started (``_record``): it ends, whoever asks."""
+        """The outcome's write has started (``_record`` ran): nothing is left to end."""
         return self._recording is not None
 
     @property
