@@ -8,14 +8,16 @@ after), ``: ping`` comments while nothing happens, and a final
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from chat import events, runs
-from chat.turn import ChatTurn
+from chat import checkpoints, events, runs
+from chat.turn import ChatTurn, TurnState
 
 DONE = b"data: [DONE]\n\n"
 PING = b": ping\n\n"
@@ -77,7 +79,32 @@ class TurnStream:
         return self._iterator
 
     def close(self) -> None:
-        self._turn.abandon_from_thread(self._iterator)
+        """Django's response ``close()``, from a worker thread once the response ended.
+
+        Normally the producer has finished by then. Two cases need help: the client
+        left before the stream ever started (no ``finally`` will release the run
+        lock), or while Django was writing a chunk, which leaves ``_iterator`` (the
+        generator reading ``events()``) suspended at a ``yield``: close it now rather
+        than whenever the garbage collector finalizes it.
+        """
+        if self._turn.recording:
+            return
+        try:
+            # A fresh context: this thread's one says "inside the request's sync
+            # executor", which is shutting down; the work must not queue there.
+            self._turn.loop.call_soon_threadsafe(self._abandon, context=contextvars.Context())
+        except RuntimeError:  # the loop is gone (a sync test client's throwaway loop)
+            pass
+
+    def _abandon(self) -> None:
+        turn = self._turn
+        if turn.recording:
+            return
+        if turn.state is TurnState.STARTING:
+            task = asyncio.ensure_future(turn.abandon())
+        else:
+            task = asyncio.ensure_future(self._iterator.aclose())  # its finally records
+        checkpoints.keep(task)
 
 
 async def run_stream(run_id: str, after: int) -> AsyncIterator[bytes]:

@@ -14,10 +14,9 @@ there:
   ``shutting_down``) and the claim stores the user's message with the
   ``running`` Turn row; from then on the turn is tracked by
   ``chatproject.shutdown`` (``wait_ended``, ``interrupt``) until recorded.
-- Entering ``streaming`` starts the checkpoint writer: every
-  ``CHAT_CHECKPOINT_SECONDS`` at most it stores the reply so far (only when it
-  changed) and renews the turn's lease (``CHAT_RUN_LEASE_SECONDS``). A turn
-  whose lease was taken away (its worker stalled past it) interrupts itself.
+- Entering ``streaming`` starts the checkpoint writer
+  (``chat.checkpoints``): the reply so far and the turn's lease, renewed
+  while it streams.
 - ``_record`` stops the writer and reports the outcome to ``chatproject.metrics``.
 
 ``turn_begin`` starts every turn -- ``/api/chat``, ``/api/runs`` and the
@@ -48,7 +47,6 @@ The producer's shape:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
 import logging
 from collections.abc import AsyncGenerator
@@ -57,7 +55,7 @@ from typing import Any
 from agents import RunConfig, Runner
 from django.conf import settings
 
-from chat import events, services
+from chat import checkpoints, events, services
 from chat.agent import get_agent, model_config
 from chat.events import StreamError
 from chat.inputs import ChatInput
@@ -100,20 +98,6 @@ _RECORDED_AS = {
     TurnState.CANCELLED: Turn.Status.INTERRUPTED,
     TurnState.INTERRUPTED: Turn.Status.INTERRUPTED,
 }
-
-# Strong references to writes that outlive the task that started them.
-_background: set[asyncio.Future[Any]] = set()
-
-
-def _keep(future: asyncio.Future[Any]) -> None:
-    _background.add(future)
-    future.add_done_callback(_background.discard)
-    future.add_done_callback(_log_failure)
-
-
-def _log_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("could not end a chat turn", exc_info=future.exception())
 
 
 class _End:
@@ -183,7 +167,12 @@ class ChatTurn:
         self._streaming_since: float | None = None
         self._first_output = False
         self._checkpoints: asyncio.Task[None] | None = None
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
+
+    @property
+    def recording(self) -> bool:
+        """The outcome's write has started (``_record`` ran): nothing is left to end."""
+        return self._recording is not None
 
     @property
     def status(self) -> str:
@@ -198,9 +187,9 @@ class ChatTurn:
         self.state = state
         self.error = error
         if state is TurnState.STREAMING:
-            self._streaming_since = self._loop.time()
+            self._streaming_since = self.loop.time()
             metrics.turn_started()
-            self._checkpoints = asyncio.create_task(self._checkpoint_loop())
+            self._checkpoints = asyncio.create_task(checkpoints.write_checkpoints(self))
 
     def _record(self) -> asyncio.Future[bool]:
         """Write the outcome (once; later calls wait for the same write). True if saved.
@@ -212,7 +201,7 @@ class ChatTurn:
             if self._checkpoints is not None:
                 self._checkpoints.cancel()
             self._recording = asyncio.ensure_future(self._write())
-            _keep(self._recording)
+            checkpoints.keep(self._recording)
         return asyncio.shield(self._recording)
 
     async def _write(self) -> bool:
@@ -254,39 +243,6 @@ class ChatTurn:
             shutdown.untrack(self)
         return True
 
-    async def _checkpoint_loop(self) -> None:
-        """Store the reply so far when it changed, and renew the lease, at most one
-        write per ``CHAT_CHECKPOINT_SECONDS``."""
-        every = settings.CHAT_CHECKPOINT_SECONDS
-        renew_every = settings.CHAT_RUN_LEASE_SECONDS / 3
-        saved: tuple[int, str] = (0, "")
-        last_write = self._loop.time()
-        while True:
-            await asyncio.sleep(min(every, renew_every))
-            pending = list(self.session.pending)
-            partial = self.translator.partial_text
-            changed = (len(pending), partial) != saved
-            if not changed and self._loop.time() - last_write < renew_every:
-                continue
-            items = (
-                services.turn_items(pending, message=self.message, partial_text=partial)
-                if changed
-                else None
-            )
-            try:
-                alive = await services.aturn_checkpoint(start=self.start, items=items)
-            except Exception as exc:
-                # Not fatal: the next tick tries again; the lease has margin for it.
-                logger.warning(
-                    "chat turn %s: checkpoint failed (%s)", self.start.run_id, type(exc).__name__
-                )
-                continue
-            if not alive:
-                logger.error("chat turn %s: its lease was taken; stopping", self.start.run_id)
-                self.interrupt()
-                return
-            saved, last_write = (len(pending), partial), self._loop.time()
-
     # -- ending from outside -----------------------------------------------------
 
     def _request_stop(self, state: TurnState) -> None:
@@ -305,7 +261,7 @@ class ChatTurn:
         get ``run_interrupted``. A turn whose producer never started is recorded."""
         self._request_stop(TurnState.INTERRUPTED)
         if self._queue is None and self._recording is None:
-            _keep(asyncio.ensure_future(self.abandon()))
+            checkpoints.keep(asyncio.ensure_future(self.abandon()))
 
     async def wait_ended(self) -> None:
         """Until the outcome is recorded (``shutdown.Drainable``)."""
@@ -317,33 +273,6 @@ class ChatTurn:
         if self.state is TurnState.STARTING:
             self._enter(TurnState.INTERRUPTED)
         await self._record()
-
-    def abandon_from_thread(self, consumer: AsyncGenerator[Any, None]) -> None:
-        """Django's response ``close()``, from a worker thread once the response ended.
-
-        Normally the producer has finished by then. Two cases need help: the client
-        left before the stream ever started (no ``finally`` will release the run
-        lock), or while Django was writing a chunk, which leaves ``consumer`` (the
-        generator reading ``events()``) suspended at a ``yield``: close it now rather
-        than whenever the garbage collector finalizes it.
-        """
-        if self._recording is not None:
-            return
-        try:
-            # A fresh context: this thread's one says "inside the request's sync
-            # executor", which is shutting down; the work must not queue there.
-            self._loop.call_soon_threadsafe(self._abandon, consumer, context=contextvars.Context())
-        except RuntimeError:  # the loop is gone (a sync test client's throwaway loop)
-            pass
-
-    def _abandon(self, consumer: AsyncGenerator[Any, None]) -> None:
-        if self._recording is not None:
-            return
-        if self.state is TurnState.STARTING:
-            task = asyncio.ensure_future(self.abandon())
-        else:
-            task = asyncio.ensure_future(consumer.aclose())  # its finally records
-        _keep(task)
 
     # -- the producer ------------------------------------------------------------
 
@@ -395,7 +324,7 @@ class ChatTurn:
                 if batch:
                     if not self._first_output:
                         self._first_output = True
-                        metrics.turn_first_output(seconds=self._loop.time() - self._started())
+                        metrics.turn_first_output(seconds=self.loop.time() - self._started())
                     yield batch
 
             if isinstance(end, _Stop):
@@ -449,7 +378,7 @@ class ChatTurn:
             put(_End(error))
 
     def _started(self) -> float:
-        return self._streaming_since if self._streaming_since is not None else self._loop.time()
+        return self._streaming_since if self._streaming_since is not None else self.loop.time()
 
     def _stop_agent(self) -> None:
         if self._pump is not None and not self._pump.done():

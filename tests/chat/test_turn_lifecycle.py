@@ -1,5 +1,5 @@
 """The turn's transitions and what attaches to them, in process: metrics, the
-drain, the coalesced checkpoint writer (chat.turn)."""
+drain, the coalesced checkpoint writer (chat.turn, chat.checkpoints)."""
 
 from __future__ import annotations
 
