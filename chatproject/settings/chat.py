@@ -51,7 +51,7 @@ RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_valu
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
 
 # --------------------------------------------------------------------------
-# Crash-safe turns: checkpoints and leases (chat.turn, chat.services)
+# Crash-safe turns: checkpoints and leases (chat.checkpoints, chat.services)
 # --------------------------------------------------------------------------
 
 # A streaming reply is saved at most this often (never per token): a crash
