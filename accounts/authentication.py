@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -207,20 +208,61 @@ def _user(user_id: int) -> User | None:
     return User.objects.filter(pk=user_id).first()
 
 
+# The session join as SQL, per database vendor (see ``_session_user``).
+_SESSION_USER_SQL: dict[str, str] = {}
+
+
+def _session_user_sql(connection: Any) -> str:
+    sql = _SESSION_USER_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        users, families = quote(User._meta.db_table), quote(TokenFamily._meta.db_table)
+
+        def column(model: Any, name: str) -> str:
+            return quote(model._meta.get_field(name).column)
+
+        user_columns = ", ".join(
+            f"{users}.{quote(field.column)}" for field in User._meta.concrete_fields
+        )
+        # Identifiers from the models, quoted by the backend; the ids are parameters.
+        sql = (
+            f"SELECT {user_columns}, {families}.{column(TokenFamily, 'revoked_at')} "  # noqa: S608
+            f"AS session_revoked_at, {families}.{column(TokenFamily, 'password_fingerprint')} "
+            f"AS session_password_fingerprint FROM {families} INNER JOIN {users} "
+            f"ON {users}.{quote(User._meta.pk.column)} = {families}.{column(TokenFamily, 'user')} "
+            f"WHERE {families}.{quote(TokenFamily._meta.pk.column)} = %s "
+            f"AND {families}.{column(TokenFamily, 'user')} = %s"
+        )
+        _SESSION_USER_SQL[connection.vendor] = sql
+    return sql
+
+
 def _session_user(user_id: int, session_id: uuid.UUID) -> tuple[User | None, _Session | None]:
     """The token's session and its user's whole row, in one query (a join), for
-    DRF and async views alike (a deferred field read from async code would fail)."""
-    family = (
-        TokenFamily.objects.select_related("user").filter(pk=session_id, user_id=user_id).first()
-    )
-    if family is None:
+    DRF and async views alike (a deferred field read from async code would fail).
+
+    Every request pays this, and building the joined query through the ORM costs
+    several times what the database needs to answer it: the statement is built
+    once per database vendor from the models instead, and ``raw()`` turns
+    the row into a ``User`` (the backend's converters applied) with the session's
+    two columns beside it (docs/performance.md, "The per-request session join").
+    ``tests/accounts/test_revocation.py`` checks it agrees with the ORM's join.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    session_key = TokenFamily._meta.pk.get_db_prep_value(session_id, connection)
+    rows = list(User.objects.raw(_session_user_sql(connection), [session_key, user_id]))
+    if not rows:
         return None, None
+    user = rows[0]
+    # raw() sets the session's two columns as attributes of the user: take them off.
+    revoked_at = user.__dict__.pop("session_revoked_at")
+    fingerprint = user.__dict__.pop("session_password_fingerprint")
     session = _Session(
-        revoked=family.revoked_at is not None,
-        password_fingerprint=family.password_fingerprint,
-        password_hash=family.user.password,
+        revoked=revoked_at is not None,
+        password_fingerprint=fingerprint,
+        password_hash=user.password,
     )
-    return family.user, session
+    return user, session
 
 
 def _jwt_authenticate(payload: dict[str, Any]) -> Principal:

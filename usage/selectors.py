@@ -189,10 +189,10 @@ def admission_facts(*, user_id: int, api_key_id: int | None, now: datetime) -> A
     """The limits and today's sums, as ``limits_effective``, ``tokens_since`` and
     ``key_daily_limit`` compute them, in plain SQL.
 
-    Every turn pays this before its first token, and the ORM spends ~0.2 ms of CPU
-    building each of these small queries, against ~0.02 ms for the database to
-    answer it (SQLite, 2-core machine): the statements are built once per
-    database vendor instead. The tests check both paths agree.
+    Every turn pays this before its first token, and building each of these small
+    queries through the ORM costs several times what the database needs to answer
+    it (figures in docs/performance.md, "Usage checks"): the statements are built
+    once per database vendor instead. The tests check both paths agree.
     """
     from django.db import DEFAULT_DB_ALIAS, connections
 

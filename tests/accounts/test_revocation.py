@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import RequestFactory
 
 from accounts import services, sessions
-from accounts.authentication import authenticate_request, authenticate_scope
+from accounts.authentication import _session_user, authenticate_request, authenticate_scope
 from accounts.models import TokenFamily
 from chatproject.errors import ApiError
 from tests.accounts.conftest import COOKIE_HEADERS, login, post_json, refresh
@@ -143,6 +145,47 @@ def test_a_bearer_request_with_a_session_costs_one_query(client, owner, django_a
         assert client.get("/api/auth/me", headers=bearer_of(access)).status_code == 200
     sql = captured.captured_queries[0]["sql"]
     assert " JOIN " in sql.upper() and "accounts_tokenfamily" in sql
+
+
+def _orm_session_join(user_id, session_id):
+    """The same lookup through the ORM's join, to compare the SQL built once with."""
+    family = (
+        TokenFamily.objects.select_related("user").filter(pk=session_id, user_id=user_id).first()
+    )
+    if family is None:
+        return None, None
+    return family.user, (family.revoked_at is not None, family.password_fingerprint)
+
+
+def _fields(user):
+    return {f.attname: getattr(user, f.attname) for f in user._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_session_join_sql_agrees_with_the_orm(owner, second_user):
+    live = sessions.token_family_start(user=owner)
+    ended = sessions.token_family_start(user=owner)
+    sessions.token_family_revoke(family=TokenFamily.objects.get(pk=ended.family_id))
+    owner.refresh_from_db()
+    cases = [
+        (owner.pk, live.family_id),
+        (owner.pk, ended.family_id),
+        (second_user.pk, live.family_id),  # someone else's session
+        (owner.pk, uuid.uuid4()),  # no such session
+    ]
+    for user_id, session_id in cases:
+        user, session = _session_user(user_id, session_id)
+        expected_user, expected_session = _orm_session_join(user_id, session_id)
+        if expected_user is None:
+            assert (user, session) == (None, None)
+            continue
+        assert type(user) is type(expected_user)
+        assert not user.get_deferred_fields()  # the whole row: async code reads it safely
+        assert _fields(user) == _fields(expected_user)  # every column, converted alike
+        assert (session.revoked, session.password_fingerprint) == expected_session
+        assert session.password_hash == expected_user.password
+        assert not hasattr(user, "session_revoked_at")  # no stray attributes on the user
+    assert _session_user(owner.pk, ended.family_id)[1].revoked
 
 
 # --------------------------------------------------------------------------
