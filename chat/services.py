@@ -26,9 +26,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from chat.inserts import insert_new
 from chat.models import Conversation, ConversationItem, Turn
 from chat.selectors import is_user_message
-from chat.session import DjangoSession, stored_items, write_turn_items
+from chat.session import DjangoSession, stored_items, turn_item_rows, write_turn_items
 from chatproject import db
 from chatproject.errors import ApiError
 
@@ -72,9 +73,9 @@ def _not_found() -> ApiError:
     return ApiError(404, "not_found", "Conversation not found.")
 
 
-def _store_question(start: TurnStart, message: str) -> None:
+def _question_rows(start: TurnStart, message: str) -> list[Any]:
     """The ``running`` Turn row and the user's message: kept whatever happens next."""
-    Turn.objects.create(
+    turn = Turn(
         id=start.run_id,
         conversation_id=start.conversation_id,
         model="",
@@ -82,7 +83,7 @@ def _store_question(start: TurnStart, message: str) -> None:
         started_at=start.started_at,
         lease_expires_at=_lease_until(start.started_at),
     )
-    write_turn_items(start, [_user_item(message)])
+    return [turn, *turn_item_rows(start, [_user_item(message)])]
 
 
 def _create_conversation(*, user: Any, message: str) -> TurnStart:
@@ -93,15 +94,14 @@ def _create_conversation(*, user: Any, message: str) -> TurnStart:
         created=True,
         started_at=timezone.now(),
     )
-    with transaction.atomic():
-        Conversation.objects.create(
-            id=start.conversation_id,
-            owner=user,
-            title=start.title,
-            active_run=start.run_id,
-            active_run_started_at=start.started_at,
-        )
-        _store_question(start, message)
+    conversation = Conversation(
+        id=start.conversation_id,
+        owner=user,
+        title=start.title,
+        active_run=start.run_id,
+        active_run_started_at=start.started_at,
+    )
+    insert_new(conversation, *_question_rows(start, message))
     return start
 
 
@@ -214,7 +214,7 @@ def _claim_conversation(
             _drop_last_turn(conversation_id)
         history = tuple(stored_items(conversation_id))
         start = TurnStart(conversation_id, title, run_id, False, now, history)
-        _store_question(start, message)
+        insert_new(*_question_rows(start, message))
     return start
 
 

@@ -40,15 +40,11 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def write_turn_items(start: Any, items: list[dict[str, Any]]) -> None:
-    """Replace the items of turn ``start`` (a ``chat.services.TurnStart``) with
-    ``items``, right after the history it started from (sync). The turn holds
-    the conversation's run lock, so nobody else writes after that history."""
-    ConversationItem.objects.filter(
-        conversation_id=start.conversation_id, turn_id=start.run_id
-    ).delete()
+def turn_item_rows(start: Any, items: list[dict[str, Any]]) -> list[ConversationItem]:
+    """The unsaved rows of turn ``start``'s (a ``chat.services.TurnStart``)
+    ``items``, placed right after the history it started from."""
     base = len(start.history)
-    ConversationItem.objects.bulk_create(
+    return [
         ConversationItem(
             conversation_id=start.conversation_id,
             position=base + offset,
@@ -56,7 +52,16 @@ def write_turn_items(start: Any, items: list[dict[str, Any]]) -> None:
             data=_storable(item),
         )
         for offset, item in enumerate(items)
-    )
+    ]
+
+
+def write_turn_items(start: Any, items: list[dict[str, Any]]) -> None:
+    """Replace the items of turn ``start`` with ``items`` (sync). The turn holds
+    the conversation's run lock, so nobody else writes after its history."""
+    ConversationItem.objects.filter(
+        conversation_id=start.conversation_id, turn_id=start.run_id
+    ).delete()
+    ConversationItem.objects.bulk_create(turn_item_rows(start, items))
 
 
 def stored_items(conversation_id: Any) -> list[dict[str, Any]]:

@@ -138,12 +138,16 @@ class AdmissionFacts:
     key_used_today: int
 
 
-# The admission queries as SQL, per database vendor (see ``admission_facts``).
-_ADMISSION_SQL: dict[str, dict[str, str]] = {}
+# The admission query as SQL, per database vendor and caller kind (see
+# ``admission_facts``): ``_ADMISSION_SQL[(vendor, with_key)]``.
+_ADMISSION_SQL: dict[tuple[str, bool], str] = {}
+
+# The rows' first column: which fact the row carries.
+_LIMIT_ROW, _USER_TOTAL, _KEY_LIMIT, _KEY_TOTAL = 0, 1, 2, 3
 
 
-def _admission_sql(connection: Any) -> dict[str, str]:
-    sql = _ADMISSION_SQL.get(connection.vendor)
+def _admission_sql(connection: Any, with_key: bool) -> str:
+    sql = _ADMISSION_SQL.get((connection.vendor, with_key))
     if sql is not None:
         return sql
     from django.contrib.auth import get_user_model
@@ -158,63 +162,61 @@ def _admission_sql(connection: Any) -> dict[str, str]:
 
     memberships = get_user_model().groups.through
     limits_fields = ", ".join(column(UsageLimits, name) for name in _FIELDS)
-    total = f"COALESCE(SUM({column(UsageRecord, 'input_tokens')} + {column(UsageRecord, 'output_tokens')}), 0)"
+    total = (
+        f"COALESCE(SUM({column(UsageRecord, 'input_tokens')} + "
+        f"{column(UsageRecord, 'output_tokens')}), 0)"
+    )
     since = f"{column(UsageRecord, 'created_at')} >= %s"
-    # Identifiers from the models, quoted by the backend; every value is a parameter.
-    sql = {
-        "limits": (
-            f"SELECT {column(UsageLimits, 'user')} IS NOT NULL, {limits_fields} "  # noqa: S608
-            f"FROM {table(UsageLimits)} WHERE {column(UsageLimits, 'user')} = %s "
-            f"OR {column(UsageLimits, 'group')} IN (SELECT {column(memberships, 'group')} "
-            f"FROM {table(memberships)} WHERE {column(memberships, 'user')} = %s)"
-        ),
-        "user_total": (
-            f"SELECT {total} FROM {table(UsageRecord)} "  # noqa: S608
-            f"WHERE {column(UsageRecord, 'user')} = %s AND {since}"
-        ),
-        "key_limit": (
-            f"SELECT {column(KeyLimit, 'daily_tokens')} FROM {table(KeyLimit)} "  # noqa: S608
-            f"WHERE {column(KeyLimit, 'api_key')} = %s"
-        ),
-        "key_total": (
-            f"SELECT {total} FROM {table(UsageRecord)} "  # noqa: S608
-            f"WHERE {column(UsageRecord, 'api_key')} = %s AND {since}"
-        ),
-    }
-    _ADMISSION_SQL[connection.vendor] = sql
+    # One statement, one row per fact: (kind, is_user_row, concurrent, per_minute,
+    # daily or total). Identifiers from the models, quoted by the backend; every
+    # value is a parameter.
+    parts = [
+        f"SELECT {_LIMIT_ROW}, {column(UsageLimits, 'user')} IS NOT NULL, {limits_fields} "  # noqa: S608
+        f"FROM {table(UsageLimits)} WHERE {column(UsageLimits, 'user')} = %s "
+        f"OR {column(UsageLimits, 'group')} IN (SELECT {column(memberships, 'group')} "
+        f"FROM {table(memberships)} WHERE {column(memberships, 'user')} = %s)",
+        f"SELECT {_USER_TOTAL}, NULL, NULL, NULL, {total} FROM {table(UsageRecord)} "  # noqa: S608
+        f"WHERE {column(UsageRecord, 'user')} = %s AND {since}",
+    ]
+    if with_key:
+        parts += [
+            f"SELECT {_KEY_LIMIT}, NULL, NULL, NULL, {column(KeyLimit, 'daily_tokens')} "  # noqa: S608
+            f"FROM {table(KeyLimit)} WHERE {column(KeyLimit, 'api_key')} = %s",
+            f"SELECT {_KEY_TOTAL}, NULL, NULL, NULL, {total} FROM {table(UsageRecord)} "  # noqa: S608
+            f"WHERE {column(UsageRecord, 'api_key')} = %s AND {since}",
+        ]
+    sql = " UNION ALL ".join(parts)
+    _ADMISSION_SQL[(connection.vendor, with_key)] = sql
     return sql
 
 
 def admission_facts(*, user_id: int, api_key_id: int | None, now: datetime) -> AdmissionFacts:
     """The limits and today's sums, as ``limits_effective``, ``tokens_since`` and
-    ``key_daily_limit`` compute them, in plain SQL.
+    ``key_daily_limit`` compute them, in one SQL statement.
 
-    Every turn pays this before its first token, and building each of these small
-    queries through the ORM costs several times what the database needs to answer
-    it (figures in docs/performance.md, "Usage checks"): the statements are built
-    once per database vendor instead. The tests check both paths agree.
+    Every turn pays this before its first token, and building these small
+    queries through the ORM costs several times what the database needs to
+    answer them, one round trip each (figures in docs/performance.md, "Usage
+    checks"): the statement is built once per database vendor instead. The
+    tests check both paths agree.
     """
     from django.db import DEFAULT_DB_ALIAS, connections
 
     connection = connections[DEFAULT_DB_ALIAS]
-    sql = _admission_sql(connection)
+    with_key = api_key_id is not None
     since = connection.ops.adapt_datetimefield_value(day_start(now))
+    params: list[Any] = [user_id, user_id, user_id, since]
+    if with_key:
+        params += [api_key_id, api_key_id, since]
     with connection.cursor() as cursor:
-        cursor.execute(sql["limits"], [user_id, user_id])
-        limits = _resolve([(bool(row[0]), *row[1:]) for row in cursor.fetchall()])
-        used = key_used = 0
-        key_limit = None
-        if limits.daily_tokens:
-            cursor.execute(sql["user_total"], [user_id, since])
-            used = int(cursor.fetchone()[0])
-        if api_key_id is not None:
-            cursor.execute(sql["key_limit"], [api_key_id])
-            row = cursor.fetchone()
-            key_limit = (row[0] or None) if row is not None else None
-            if key_limit:
-                cursor.execute(sql["key_total"], [api_key_id, since])
-                key_used = int(cursor.fetchone()[0])
-    return AdmissionFacts(limits, used, key_limit, key_used)
+        cursor.execute(_admission_sql(connection, with_key), params)
+        rows = cursor.fetchall()
+    limits = _resolve([(bool(row[1]), *row[2:]) for row in rows if row[0] == _LIMIT_ROW])
+    facts = {row[0]: row[4] for row in rows if row[0] != _LIMIT_ROW}
+    used = int(facts.get(_USER_TOTAL) or 0) if limits.daily_tokens else 0
+    key_limit = facts.get(_KEY_LIMIT) or None
+    key_used = int(facts.get(_KEY_TOTAL) or 0) if key_limit else 0
+    return AdmissionFacts(limits, used, int(key_limit) if key_limit else None, key_used)
 
 
 def usage_summary(*, user_id: int, api_key_id: int | None, now: datetime) -> dict[str, Any]:
