@@ -10,7 +10,8 @@ exists. A staff user's edit applies to the next message in every process:
   transaction commits (``profile_changed``).
 - A turn reads that number through the cache API, at most once per
   ``PROFILE_VERSION_TTL_SECONDS`` per process (a cache read is a thread hop:
-  Django's cache has no async client), and compares it with the one seen when
+  Django's cache has no async client; one kept client, on ``chatproject.db``'s
+  threads), and compares it with the one seen when
   this process last read the row. Only a change (or a cache that lost the key,
   or a snapshot older than ``PROFILE_RECHECK_SECONDS``) costs a database
   query; the row is not read per turn. So an edit reaches the process that
@@ -61,6 +62,8 @@ from agents import (
 )
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from openai import AsyncOpenAI, Timeout
 
 from chat import openai_client
@@ -358,11 +361,32 @@ def _remember_version(read_at: float, version: int | None) -> None:
     _version_seen = (read_at, version)
 
 
+# The cache client the version reads use, kept for the process. Under ASGI
+# ``caches["default"]`` is a new client in every request (and ``aget`` a new
+# thread), so each read through it would open a new Redis connection first.
+_version_cache: Any = None
+
+
+def _read_version_now() -> int | None:
+    global _version_cache
+    if _version_cache is None:
+        _version_cache = caches.create_connection("default")
+    return _version_cache.get(PROFILE_VERSION_KEY)
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    global _version_cache
+    if setting == "CACHES":
+        _version_cache = None
+
+
 async def _read_version() -> int | None:
     seen = _version_seen
     now = time.monotonic()
     if seen is not None and now - seen[0] < PROFILE_VERSION_TTL_SECONDS:
         return seen[1]
-    version = await caches["default"].aget(PROFILE_VERSION_KEY)
+    # On a database thread: kept threads, so the client keeps its connection.
+    version = await db.run(_read_version_now)
     _remember_version(now, version)
     return version
