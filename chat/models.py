@@ -23,7 +23,7 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The run lock: set by one conditional UPDATE when a turn starts, cleared when
-    # it ends. Two concurrent posts cannot both set it (see services.turn_start).
+    # it ends. Two concurrent posts cannot both set it (see services.turn_claim).
     active_run = models.UUIDField(null=True, blank=True, editable=False)
     active_run_started_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -86,14 +86,19 @@ def _question_rows(start: TurnStart, message: str) -> list[Any]:
     return [turn, *turn_item_rows(start, [_user_item(message)])]
 
 
-def _create_conversation(*, user: Any, message: str) -> TurnStart:
-    start = TurnStart(
+def new_conversation_start(*, message: str) -> TurnStart:
+    """The start of a new conversation's first turn: ids drawn here, no history.
+    Nothing is stored until ``conversation_create``."""
+    return TurnStart(
         conversation_id=uuid.uuid4(),
         title=title_from_message(message),
         run_id=uuid.uuid4(),
         created=True,
         started_at=timezone.now(),
     )
+
+
+def _create_conversation(*, user: Any, start: TurnStart, message: str) -> None:
     conversation = Conversation(
         id=start.conversation_id,
         owner=user,
@@ -102,7 +107,12 @@ def _create_conversation(*, user: Any, message: str) -> TurnStart:
         active_run_started_at=start.started_at,
     )
     insert_new(conversation, *_question_rows(start, message))
-    return start
+
+
+async def conversation_create(*, user: Any, start: TurnStart, message: str) -> None:
+    """Store ``start``'s new conversation, locked by its turn, with the ``running``
+    Turn row and the user's message: one statement (``chat.inserts``), one hop."""
+    await db.run(_create_conversation, user=user, start=start, message=message)
 
 
 def _interrupt(turns: Any, now: datetime) -> int:
@@ -218,24 +228,22 @@ def _claim_conversation(
     return start
 
 
-async def turn_start(
+async def turn_claim(
     *,
     user: Any,
     message: str,
-    conversation_id: uuid.UUID | None,
+    conversation_id: uuid.UUID,
     replace_last_turn: bool = False,
 ) -> TurnStart:
-    """Claim an existing conversation for a new turn (404 / 409 as ``ApiError``), or
-    create a new one: either way the conversation row exists, locked by this
-    turn, with the ``running`` Turn row and the user's message stored, before
-    the first event. One hop to ``chatproject.db``'s threads.
+    """Claim an existing conversation for a new turn (404 / 409 as ``ApiError``):
+    locked by this turn, its history read, the ``running`` Turn row and the
+    user's message stored, in one transaction, one hop to ``chatproject.db``'s
+    threads.
 
     ``replace_last_turn`` drops the conversation's last turn in the claim's
     transaction: the new turn takes its place (409 ``nothing_to_replace`` when
     there is no user message yet).
     """
-    if conversation_id is None:
-        return await db.run(_create_conversation, user=user, message=message)
     return await db.run(
         _claim_conversation,
         user=user,

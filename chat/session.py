@@ -80,7 +80,7 @@ class DjangoSession(SessionABC):
         self.session_id = str(conversation_id)
         self.conversation_id = conversation_id
         self.pending: list[dict[str, Any]] = []
-        # The stored items, read once (or handed in by ``turn_start``, which reads
+        # The stored items, read once (or handed in by ``turn_claim``, which reads
         # them in the same hop as the lock claim). A turn holds the run lock, so
         # nobody else writes this conversation's history while it is in use.
         self._stored: list[dict[str, Any]] | None = stored

@@ -125,23 +125,38 @@ RUN_INTERRUPTED = StreamError(
 
 async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> ChatTurn:
     """Admit the turn (usage limits), claim (or create) the conversation and return
-    the turn, not yet streaming.
+    the turn, its rows stored.
+
+    A new conversation has no history to read, so its agent (the SDK's set-up
+    and the upstream request) starts while its rows are written; the caller
+    gets the turn, and the client its first byte, only once they are
+    committed. An existing one is claimed first: its history is the agent's
+    input.
 
     Raises ``ApiError`` (503 while shutting down, 429, 404, 409 ...) before
     anything is streamed."""
     shutdown.refuse_if_draining()
     slot = await turn_admit(user=user, api_key=api_key, conversation_id=data.conversation_id)
+    turn: ChatTurn | None = None
     try:
-        start = await services.turn_start(
-            user=user,
-            message=data.message,
-            conversation_id=data.conversation_id,
-            replace_last_turn=data.replace_last_turn,
-        )
+        if data.conversation_id is None:
+            start = services.new_conversation_start(message=data.message)
+            turn = ChatTurn(start, data.message, slot=slot)
+            turn.start_agent()
+            await services.conversation_create(user=user, start=start, message=data.message)
+        else:
+            start = await services.turn_claim(
+                user=user,
+                message=data.message,
+                conversation_id=data.conversation_id,
+                replace_last_turn=data.replace_last_turn,
+            )
+            turn = ChatTurn(start, data.message, slot=slot)
     except BaseException:
+        if turn is not None:
+            turn._stop_agent()  # nothing was stored: nothing to record
         await slot.abandon()
         raise
-    turn = ChatTurn(start, data.message, slot=slot)
     shutdown.track(turn)
     return turn
 
@@ -289,9 +304,7 @@ class ChatTurn:
                     yield [RUN_INTERRUPTED.event()]
                 return
             self._enter(TurnState.STREAMING)
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            self._queue = queue
-            self._pump = asyncio.create_task(self._run_agent(queue))
+            queue = self.start_agent()
             yield [
                 events.payload(
                     {
@@ -352,6 +365,19 @@ class ChatTurn:
         finally:
             self._stop_agent()
             await self._record()
+
+    def start_agent(self) -> asyncio.Queue[Any]:
+        """Start the agent's run (once) and return the queue its events go to:
+        ``events()`` relays them."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._pump = asyncio.create_task(self._run_agent(self._queue))
+        elif self._pump is not None and self._pump.get_loop() is not asyncio.get_running_loop():
+            # A new conversation's agent starts in ``turn_begin``: under a sync
+            # (WSGI-style) consumer of the response it would be left on a loop
+            # that is gone. Serve the app with ASGI, as scripts/serve does.
+            raise RuntimeError("a chat turn must stream on the event loop that began it")
+        return self._queue
 
     async def _run_agent(self, queue: asyncio.Queue[Any]) -> None:
         put = queue.put_nowait

@@ -139,14 +139,32 @@ def make_conversation(user, title: str = "A chat", items: list[dict] | None = No
     return conversation
 
 
-def consume(response) -> bytes:
-    """The whole body of an async streaming response, from a sync test."""
+@dataclass
+class InProcessStream:
+    status_code: int
+    body: bytes
+
+
+def stream_post(path: str, body: Any, headers: dict[str, str] | None = None) -> InProcessStream:
+    """POST through the ASGI handler in process and read the whole (streamed)
+    body, both on one event loop, as a server does: a turn streams on the
+    loop that began it."""
     from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
 
-    async def collect() -> bytes:
-        return b"".join([chunk async for chunk in response.streaming_content])
+    async def run() -> InProcessStream:
+        response = await AsyncClient().post(
+            path,
+            data=body if isinstance(body, str | bytes) else json.dumps(body),
+            content_type="application/json",
+            headers=headers or {},
+        )
+        if not response.streaming:
+            return InProcessStream(response.status_code, response.content)
+        chunks = [chunk async for chunk in response.streaming_content]
+        return InProcessStream(response.status_code, b"".join(chunks))
 
-    return async_to_sync(collect)()
+    return async_to_sync(run)()
 
 
 def post_json(client: Client, path: str, body: Any, headers: dict[str, str] | None = None):

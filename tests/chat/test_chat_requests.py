@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from chat.models import Conversation, ConversationItem, Turn
-from tests.chat.conftest import consume, make_conversation, post_json
+from tests.chat.conftest import make_conversation, post_json, stream_post
 from tests.conftest import bearer
 
 CHAT = "/api/chat"
@@ -115,9 +115,7 @@ def test_a_message_over_the_limit_is_400(client, owner, settings):
     payload = assert_error(response, 400, "invalid")
     assert "10" in payload["errors"]["message"][0]
     # Characters, not bytes: ten multi-byte characters are fine.
-    response = post_json(client, CHAT, {"message": "é" * 10}, bearer(owner))
-    assert response.status_code == 200
-    consume(response)
+    assert stream_post(CHAT, {"message": "é" * 10}, bearer(owner)).status_code == 200
 
 
 def test_an_unknown_conversation_is_404(client, owner):
@@ -153,17 +151,17 @@ def test_an_abandoned_run_lock_does_not_block_forever(client, owner, demo, setti
         active_run="2b1f9f8e-0000-4000-8000-000000000000", active_run_started_at=long_ago
     )
     body = {"message": "hi", "conversation_id": str(conversation.id)}
-    response = post_json(client, CHAT, body, bearer(owner))
+    response = stream_post(CHAT, body, bearer(owner))
     assert response.status_code == 200
-    assert consume(response).endswith(b"data: [DONE]\n\n")
+    assert response.body.endswith(b"data: [DONE]\n\n")
     conversation.refresh_from_db()
     assert conversation.active_run is None
 
 
 def test_the_owners_api_key_with_chat_scope_can_chat(client, owner, owner_key, demo):
-    response = post_json(client, CHAT, {"message": "hi"}, {"X-API-Key": owner_key})
+    response = stream_post(CHAT, {"message": "hi"}, {"X-API-Key": owner_key})
     assert response.status_code == 200
-    body = consume(response).decode()
+    body = response.body.decode()
     assert body.endswith("data: [DONE]\n\n")
     assert Conversation.objects.get().owner == owner
 

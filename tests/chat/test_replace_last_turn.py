@@ -17,7 +17,14 @@ from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
 from chat.models import Conversation, ConversationItem, Turn
-from tests.chat.conftest import chat, consume, make_conversation, post_json, read_run, start_run
+from tests.chat.conftest import (
+    chat,
+    make_conversation,
+    post_json,
+    read_run,
+    start_run,
+    stream_post,
+)
 from tests.conftest import bearer
 from tests.fake_openai import hold, text
 
@@ -102,13 +109,11 @@ class TestRefusals:
         assert history(conversation.id) == items
 
     def test_regenerating_replaces_the_last_turn_only(self, client, owner, demo_settings):
-        first = post_json(client, CHAT, {"message": "One"}, bearer(owner))
-        consume(first)
+        stream_post(CHAT, {"message": "One"}, bearer(owner))
         conversation = Conversation.objects.get()
-        second = post_json(
-            client, CHAT, {"message": "Two", "conversation_id": str(conversation.id)}, bearer(owner)
+        stream_post(
+            CHAT, {"message": "Two", "conversation_id": str(conversation.id)}, bearer(owner)
         )
-        consume(second)
         assert Turn.objects.filter(conversation=conversation).count() == 2
         kept = history(conversation.id)[:2]
 
@@ -117,7 +122,7 @@ class TestRefusals:
             "conversation_id": str(conversation.id),
             "replace_last_turn": True,
         }
-        consume(post_json(client, CHAT, body, bearer(owner)))
+        stream_post(CHAT, body, bearer(owner))
 
         items = history(conversation.id)
         assert items[:2] == kept

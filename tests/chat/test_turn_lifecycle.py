@@ -159,3 +159,43 @@ async def test_checkpoints_are_coalesced_not_per_token(turn_env, owner, settings
     assert "".join(tokens).startswith(first_items[-1]["content"])
     stored = await sync_to_async(lambda: list(Turn.objects.values_list("status", flat=True)))()
     assert stored == ["complete"]
+
+
+async def test_a_new_conversation_whose_rows_cannot_be_written_is_refused_and_its_agent_stopped(
+    turn_env, owner, monkeypatch
+):
+    from usage import slots
+
+    turn_env.push(hold("Never relayed", after_tokens=0))
+    started: list[ChatTurn] = []
+    real_start_agent = ChatTurn.start_agent
+
+    def spy(self: ChatTurn) -> Any:
+        started.append(self)
+        return real_start_agent(self)
+
+    def database_gone(**_: Any) -> None:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(ChatTurn, "start_agent", spy)
+    monkeypatch.setattr(services, "_create_conversation", database_gone)
+    with pytest.raises(RuntimeError, match="database gone"):
+        await begin(owner, "Lost?")
+    # The agent had started (its upstream request overlaps the write) and is stopped.
+    (turn,) = started
+    await asyncio.sleep(0)
+    assert turn._pump is not None and turn._pump.done()
+    assert not shutdown._live  # never tracked: nothing to record
+    assert slots.store().snapshot(owner.pk)[0] == 0  # its usage slot was given back
+    assert not await sync_to_async(Conversation.objects.filter(owner=owner).exists)()
+
+
+def test_a_turn_begun_on_one_event_loop_refuses_to_stream_on_another(turn_env, owner):
+    turn_env.push(text("Elsewhere."))
+
+    async def begin_here() -> ChatTurn:
+        return await begin(owner, "Which loop?")
+
+    turn = asyncio.run(begin_here())  # that loop is closed once the turn is returned
+    with pytest.raises(RuntimeError, match="event loop that began it"):
+        asyncio.run(produce(turn))
