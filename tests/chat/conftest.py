@@ -153,7 +153,7 @@ def stream_post(path: str, body: Any, headers: dict[str, str] | None = None) -> 
     from django.test import AsyncClient
 
     async def run() -> InProcessStream:
-        response = await AsyncClient().post(
+        response: Any = await AsyncClient().post(
             path,
             data=body if isinstance(body, str | bytes) else json.dumps(body),
             content_type="application/json",
