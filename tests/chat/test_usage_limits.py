@@ -171,10 +171,12 @@ def _twenty_at_once(
             # Every start answered before any is let go (a POST /api/runs answers at
             # once, a /api/chat stream only at its end), so no slot frees up early.
             answered = 20 if kind == "runs" else 20 - CAP
+            # The fake records a request just before its stream counts as active.
             refused = wait_until(
                 lambda: (
                     sum(1 for f in futures if f.done()) >= answered
                     and len(fake.model_requests) >= CAP
+                    and fake.active_streams >= CAP
                 ),
                 timeout=30,
             )
