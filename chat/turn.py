@@ -275,7 +275,7 @@ class ChatTurn:
         """End the turn now as ``interrupted`` (``shutdown.Drainable``): its readers
         get ``run_interrupted``. A turn whose producer never started is recorded."""
         self._request_stop(TurnState.INTERRUPTED)
-        if self._queue is None and self._recording is None:
+        if self.state is TurnState.STARTING and self._recording is None:
             checkpoints.keep(asyncio.ensure_future(self.abandon()))
 
     async def wait_ended(self) -> None:
@@ -284,9 +284,11 @@ class ChatTurn:
 
     async def abandon(self) -> None:
         """End a turn whose events nobody reads (its producer never started):
-        recorded as ``interrupted``, the question kept, the conversation released."""
+        recorded as ``interrupted``, the question kept, the conversation released.
+        A new conversation's agent, already started, is stopped."""
         if self.state is TurnState.STARTING:
             self._enter(TurnState.INTERRUPTED)
+        self._stop_agent()
         await self._record()
 
     # -- the producer ------------------------------------------------------------

@@ -199,3 +199,29 @@ def test_a_turn_begun_on_one_event_loop_refuses_to_stream_on_another(turn_env, o
     turn = asyncio.run(begin_here())  # that loop is closed once the turn is returned
     with pytest.raises(RuntimeError, match="event loop that began it"):
         asyncio.run(produce(turn))
+
+
+async def test_a_new_conversation_left_before_it_streams_stops_its_agent(turn_env, owner):
+    # Its agent starts in turn_begin; nobody reads its events.
+    held = hold("Never read", after_tokens=1)
+    turn_env.push(held)
+    turn = await begin(owner, "Gone already")
+    assert await sync_to_async(held.wait_held)(10)
+    await turn.abandon()
+    assert turn._pump is not None and turn._pump.done()
+    assert turn.status == Turn.Status.INTERRUPTED
+    stored = await sync_to_async(Turn.objects.get)(id=turn.start.run_id)
+    assert stored.status == Turn.Status.INTERRUPTED
+
+
+async def test_the_drain_records_a_new_conversation_whose_events_were_never_read(turn_env, owner):
+    held = hold("Never read", after_tokens=1)
+    turn_env.push(held)
+    turn = await begin(owner, "Drained before streaming")
+    assert await sync_to_async(held.wait_held)(10)
+    turn.interrupt()
+    async with asyncio.timeout(10):
+        await turn.wait_ended()
+    assert turn._pump is not None and turn._pump.done()
+    stored = await sync_to_async(Turn.objects.get)(id=turn.start.run_id)
+    assert stored.status == Turn.Status.INTERRUPTED
