@@ -124,17 +124,10 @@ RUN_INTERRUPTED = StreamError(
 
 
 async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> ChatTurn:
-    """Admit the turn (usage limits), claim (or create) the conversation and return
-    the turn, its rows stored.
-
-    A new conversation has no history to read, so its agent (the SDK's set-up
-    and the upstream request) starts while its rows are written; the caller
-    gets the turn, and the client its first byte, only once they are
-    committed. An existing one is claimed first: its history is the agent's
-    input.
-
-    Raises ``ApiError`` (503 while shutting down, 429, 404, 409 ...) before
-    anything is streamed."""
+    """Admit the turn (usage limits), claim or create the conversation, return the
+    turn with its rows stored; ``ApiError`` (503, 429, 404, 409 ...) before any
+    byte is streamed. A new conversation's agent starts while its rows are
+    written (docs/architecture.md, "Crash safety")."""
     shutdown.refuse_if_draining()
     slot = await turn_admit(user=user, api_key=api_key, conversation_id=data.conversation_id)
     turn: ChatTurn | None = None
@@ -375,9 +368,7 @@ class ChatTurn:
             self._queue = asyncio.Queue()
             self._pump = asyncio.create_task(self._run_agent(self._queue))
         elif self._pump is not None and self._pump.get_loop() is not asyncio.get_running_loop():
-            # A new conversation's agent starts in ``turn_begin``: under a sync
-            # (WSGI-style) consumer of the response it would be left on a loop
-            # that is gone. Serve the app with ASGI, as scripts/serve does.
+            # Started in ``turn_begin`` on a loop a sync consumer has left behind.
             raise RuntimeError("a chat turn must stream on the event loop that began it")
         return self._queue
 
