@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from chat.models import Conversation, ConversationItem
+from chat.models import Conversation, ConversationItem, Turn
 from chatproject.errors import ApiError
 
 
@@ -56,17 +56,34 @@ def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> l
     message; everything after it (reasoning, tool calls and their outputs,
     assistant text) forms one assistant message. Tool outputs are folded into
     their call's part as ``result``. Assistant messages also carry the turn's
-    ``status`` (``complete`` / ``interrupted`` / ``failed``).
+    ``status`` (``complete`` / ``interrupted`` / ``failed`` / ``running``). A
+    running turn with nothing checkpointed yet still gets its (empty) assistant
+    message: without it a client could not tell a reply in progress from a turn
+    that ended with no output, and would not resume it.
     """
     messages: list[dict[str, Any]] = []
     assistant: dict[str, Any] | None = None
     calls: dict[str, dict[str, Any]] = {}
+    running_question: str | None = None
+
+    def reply_in_progress() -> None:
+        if running_question is not None and assistant is None:
+            messages.append(
+                {
+                    "id": f"{running_question}-reply",
+                    "role": "assistant",
+                    "parts": [],
+                    "status": Turn.Status.RUNNING.value,
+                }
+            )
+
     for item_id, item, status in rows:
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
         role = item.get("role")
         if is_user_message(item):
+            reply_in_progress()
             messages.append(
                 {
                     "id": str(item_id),
@@ -75,6 +92,7 @@ def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> l
                 }
             )
             assistant = None
+            running_question = str(item_id) if status == Turn.Status.RUNNING else None
             continue
         if assistant is None:
             assistant = {"id": str(item_id), "role": "assistant", "parts": []}
@@ -103,6 +121,7 @@ def messages_from_items(rows: list[tuple[int, dict[str, Any], str | None]]) -> l
             called = calls.get(item.get("call_id", ""))
             if called is not None:
                 called["result"] = _output(item.get("output"))
+    reply_in_progress()
     return messages
 
 

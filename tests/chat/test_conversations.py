@@ -145,6 +145,37 @@ def test_detail_turns_items_into_messages(client, owner):
     assert len({m["id"] for m in messages}) == 4
 
 
+@pytest.mark.parametrize("status", ["running", "failed"])
+def test_a_reply_with_nothing_checkpointed_yet_shows_only_while_running(client, owner, status):
+    """The question is stored when a turn starts and its reply only at the first
+    checkpoint. In between, a running turn still shows an (empty) assistant message
+    with its status, so a reloaded page resumes the run instead of taking the turn
+    for one that ended with no output (which shows no reply)."""
+    conversation = make_conversation(
+        owner,
+        "Live",
+        [
+            {"role": "user", "content": "Earlier"},
+            {"role": "assistant", "content": "Old answer"},
+            {"role": "user", "content": "In progress?"},
+        ],
+    )
+    turn = Turn.objects.create(
+        conversation=conversation, model="m", status=status, started_at=timezone.now()
+    )
+    ConversationItem.objects.filter(conversation=conversation, position=2).update(turn=turn)
+
+    body = client.get(f"/api/conversations/{conversation.id}", headers=bearer(owner)).json()
+
+    shown = [(m["role"], m["parts"], m.get("status")) for m in body["messages"]]
+    question = ("user", [{"type": "text", "text": "In progress?"}], None)
+    if status == "running":
+        assert shown[2:] == [question, ("assistant", [], "running")]
+    else:
+        assert shown[2:] == [question]
+    assert len({m["id"] for m in body["messages"]}) == len(shown)
+
+
 def test_patch_renames(client, owner):
     conversation = make_conversation(owner)
     response = client.patch(

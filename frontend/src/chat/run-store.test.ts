@@ -61,6 +61,10 @@ describe("run store", () => {
     const live = [...before, message("user", "Question"), running];
     expect(turnIsSaved(live, run)).toBe(false);
     expect(withoutLiveTurn(live, run)).toEqual(before);
+    // Before its first checkpoint the server shows the reply empty, still running.
+    const started = [...before, message("user", "Question"), { ...running, parts: [] }];
+    expect(turnIsSaved(started, run)).toBe(false);
+    expect(withoutLiveTurn(started, run)).toEqual(before);
     const ended = [...before, message("user", "Question"), { ...running, status: "interrupted" }];
     expect(turnIsSaved(ended, run)).toBe(true);
     expect(withoutLiveTurn(before, run)).toEqual(before);
