@@ -42,8 +42,8 @@ import asyncio
 import hmac
 import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 
 ANY_SCOPE = "*"
 
+# A read run in the authentication's own database job (``aauthenticate_credentials``).
+Then = Callable[["Principal"], Any]
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -74,6 +77,8 @@ class Principal:
     token_expires_at: datetime | None = None
     # The session (token family) the access token belongs to (JWT only).
     session_id: uuid.UUID | None = None
+    # What the caller's ``then`` read in the authentication's database job, if any.
+    prefetched: Any = None
 
     def has_scope(self, scope: str) -> bool:
         return self.scopes is None or scope == ANY_SCOPE or scope in self.scopes
@@ -274,12 +279,6 @@ def _jwt_authenticate(payload: dict[str, Any]) -> Principal:
     return _jwt_principal(user, payload, session)
 
 
-def _user_for_request(user_id: int) -> User | None:
-    """The token's user for an async view: the whole row, as ``_user`` (a deferred
-    field read from async code would fail)."""
-    return _user(user_id)
-
-
 def _key(prefix: str) -> ApiKey | None:
     return ApiKey.objects.select_related("user").filter(prefix=prefix).first()
 
@@ -311,19 +310,30 @@ async def _touch(condition: Q, now: datetime) -> None:
         logger.exception("could not record API key use")
 
 
-async def aauthenticate_credentials(credentials: _Credentials) -> Principal:
-    """Async path: signature checks on the loop, lookups on ``chatproject.db``'s threads."""
+def _then(principal: Principal, then: Then | None) -> Principal:
+    return principal if then is None else replace(principal, prefetched=then(principal))
+
+
+def _jwt_job(payload: dict[str, Any], then: Then | None) -> Principal:
+    return _then(_jwt_authenticate(payload), then)
+
+
+def _key_job(plaintext: str, now: datetime, then: Then | None) -> Principal:
+    return _then(_key_principal(_key(apikeys.prefix_of(plaintext)), plaintext, now), then)
+
+
+async def aauthenticate_credentials(
+    credentials: _Credentials, *, then: Then | None = None
+) -> Principal:
+    """Async path: signature checks on the loop, the lookup and its rules in one job on
+    ``chatproject.db``'s threads. ``then(principal)``, if given, runs in that same job
+    once the credentials are valid (a read the caller needs next, without a second
+    hand-over to the threads); its result is ``principal.prefetched``."""
     now = timezone.now()
     if credentials.kind == "jwt":
         payload = tokens.decode(credentials.value, kind="access")
-        user_id, session_id = tokens.user_id_of(payload), _session_id_of(payload)
-        if session_id is None:
-            user = await db.run(_user_for_request, user_id)
-            return _jwt_principal(user, payload)
-        user, session = await db.run(_session_user, user_id, session_id)
-        return _jwt_principal(user, payload, session)
-    key = await db.run(_key, apikeys.prefix_of(credentials.value))
-    principal = _key_principal(key, credentials.value, now)
+        return await db.run(_jwt_job, payload, then)
+    principal = await db.run(_key_job, credentials.value, now, then)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
         task = asyncio.get_running_loop().create_task(_touch(stale, now))
@@ -332,17 +342,21 @@ async def aauthenticate_credentials(credentials: _Credentials) -> Principal:
     return principal
 
 
-async def authenticate_request(request: HttpRequest, *, scope: str | None = None) -> Principal:
+async def authenticate_request(
+    request: HttpRequest, *, scope: str | None = None, then: Then | None = None
+) -> Principal:
     """Authenticate a plain (async) Django request; raise ``ApiError`` otherwise.
 
-    ``scope`` is what an API key must carry for this endpoint (JWT users have all).
+    ``scope`` is what an API key must carry for this endpoint (JWT users have all);
+    ``then``: see ``aauthenticate_credentials`` (it runs before the scope check, so
+    it must only read).
     """
     credentials = _read_credentials(
         request.headers.get("Authorization"), request.headers.get("X-API-Key")
     )
     if credentials is None:
         raise not_authenticated()
-    principal = await aauthenticate_credentials(credentials)
+    principal = await aauthenticate_credentials(credentials, then=then)
     _require_scope(principal, scope)
     await verification.chat_allowed_check(user=principal.user, scope=scope)
     # As DRF does for its views: the request log line names the user.

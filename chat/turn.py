@@ -64,6 +64,7 @@ from chat.services import TurnStart
 from chat.session import DjangoSession
 from chatproject import metrics, shutdown
 from usage.history import session_input
+from usage.selectors import AdmissionFacts
 from usage.turns import TurnSlot, turn_admit
 
 logger = logging.getLogger(__name__)
@@ -123,13 +124,17 @@ RUN_INTERRUPTED = StreamError(
 )
 
 
-async def turn_begin(*, user: Any, data: ChatInput, api_key: Any = None) -> ChatTurn:
-    """Admit the turn (usage limits), claim or create the conversation, return the
-    turn with its rows stored; ``ApiError`` (503, 429, 404, 409 ...) before any
-    byte is streamed. A new conversation's agent starts while its rows are
-    written (docs/architecture.md, "Crash safety")."""
+async def turn_begin(
+    *, user: Any, data: ChatInput, api_key: Any = None, facts: AdmissionFacts | None = None
+) -> ChatTurn:
+    """Admit the turn (usage limits; ``facts`` if read already), claim or create the
+    conversation, return the turn with its rows stored; ``ApiError`` (503, 429, 404,
+    409 ...) before any byte is streamed. A new conversation's agent starts while
+    its rows are written (docs/architecture.md, "Crash safety")."""
     shutdown.refuse_if_draining()
-    slot = await turn_admit(user=user, api_key=api_key, conversation_id=data.conversation_id)
+    slot = await turn_admit(
+        user=user, api_key=api_key, conversation_id=data.conversation_id, facts=facts
+    )
     turn: ChatTurn | None = None
     try:
         if data.conversation_id is None:

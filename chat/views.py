@@ -25,6 +25,7 @@ from chat.agent import model_config
 from chat.inputs import chat_input, event_id, json_object
 from chat.turn import ChatTurn, turn_begin
 from chatproject.errors import ApiError, error_response
+from usage.turns import admission_prefetch
 
 CHAT_SCOPE = "chat"
 
@@ -58,12 +59,14 @@ def _method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
 
 
 def async_api(
-    method: str, *, scope: str = CHAT_SCOPE
+    method: str, *, scope: str = CHAT_SCOPE, starts_turns: bool = False
 ) -> Callable[[AsyncView[P]], Callable[..., Coroutine[Any, Any, HttpResponseBase]]]:
     """An async API view: ``method`` only, the body's size checked (413) before the
     credentials, the caller authenticated (an API key needs ``scope``), and an
     ``ApiError`` from the view answered in the one error shape. The view gets
-    ``(request, principal, body, **url_kwargs)``."""
+    ``(request, principal, body, **url_kwargs)``. ``starts_turns``: the usage
+    limits' facts are read in the authentication's job (``principal.prefetched``)."""
+    then = admission_prefetch if starts_turns else None
 
     def decorate(view: AsyncView[P]) -> Callable[..., Coroutine[Any, Any, HttpResponseBase]]:
         @csrf_exempt
@@ -75,7 +78,7 @@ def async_api(
                 return _method_not_allowed(request, method)
             try:
                 body = _read_body(request) if method == "POST" else b""
-                principal = await authenticate_request(request, scope=scope)
+                principal = await authenticate_request(request, scope=scope, then=then)
                 return await view(request, principal, body, *args, **kwargs)
             except ApiError as error:
                 return error_response(error)
@@ -87,18 +90,21 @@ def async_api(
 
 async def _begin(principal: Principal, body: bytes) -> ChatTurn:
     return await turn_begin(
-        user=principal.user, data=chat_input(json_object(body)), api_key=principal.api_key
+        user=principal.user,
+        data=chat_input(json_object(body)),
+        api_key=principal.api_key,
+        facts=principal.prefetched,
     )
 
 
-@async_api("POST")
+@async_api("POST", starts_turns=True)
 async def chat_stream(request: HttpRequest, principal: Principal, body: bytes) -> HttpResponseBase:
     """``POST /api/chat`` ``{message, conversation_id?, replace_last_turn?}`` ->
     ``text/event-stream``."""
     return sse.response(sse.TurnStream(await _begin(principal, body)))
 
 
-@async_api("POST")
+@async_api("POST", starts_turns=True)
 async def run_create(request: HttpRequest, principal: Principal, body: bytes) -> HttpResponseBase:
     """``POST /api/runs`` (the same body) -> 202 ``{runId, conversation_id}``."""
     run = await runs.run_start(user=principal.user, turn=await _begin(principal, body))

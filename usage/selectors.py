@@ -136,6 +136,10 @@ class AdmissionFacts:
     used_today: int  # the user's tokens today (0 when their quota is unlimited: not read)
     key_limit: int | None
     key_used_today: int
+    # Whose facts, read when: ``turn_admit`` checks they are the turn's.
+    user_id: int
+    api_key_id: int | None
+    read_at: datetime
 
 
 # The admission query as SQL, per database vendor and caller kind (see
@@ -216,7 +220,9 @@ def admission_facts(*, user_id: int, api_key_id: int | None, now: datetime) -> A
     used = int(facts.get(_USER_TOTAL) or 0) if limits.daily_tokens else 0
     key_limit = facts.get(_KEY_LIMIT) or None
     key_used = int(facts.get(_KEY_TOTAL) or 0) if key_limit else 0
-    return AdmissionFacts(limits, used, int(key_limit) if key_limit else None, key_used)
+    return AdmissionFacts(
+        limits, used, int(key_limit) if key_limit else None, key_used, user_id, api_key_id, now
+    )
 
 
 def usage_summary(*, user_id: int, api_key_id: int | None, now: datetime) -> dict[str, Any]:

@@ -27,7 +27,8 @@ ledger as it stands when the turn starts: turns already running finish, which
 bounds the overshoot (docs/customising.md, "Limits and quotas").
 
 Cost per admitted turn: one job on ``chatproject.db``'s threads (the limits
-and today's sums, in SQL built once) and one store operation (a Lua script
+and today's sums, in SQL built once; the chat views have it read in the
+authentication's own job, ``admission_prefetch``) and one store operation (a Lua script
 call on Redis, a dictionary update without it); while it is live, one store
 operation every third of ``CHAT_TURN_LEASE_SECONDS``; ``release`` is one job
 and one store operation more, at the end of the turn.
@@ -198,15 +199,33 @@ def _refused(code: str, detail: str, retry_after: str) -> ApiError:
     return ApiError(429, code, detail, headers={"Retry-After": retry_after})
 
 
+def admission_prefetch(principal: Any) -> selectors.AdmissionFacts:
+    """The database half of ``turn_admit`` for an authenticated caller, sync: the
+    chat views pass it as authentication's ``then``, so it runs in the same job as
+    the credentials' lookup, and hand the result to ``turn_begin``."""
+    return selectors.admission_facts(
+        user_id=principal.user.pk, api_key_id=_pk(principal.api_key), now=timezone.now()
+    )
+
+
 async def turn_admit(
-    *, user: Any, api_key: Any = None, conversation_id: uuid.UUID | str | None = None
+    *,
+    user: Any,
+    api_key: Any = None,
+    conversation_id: uuid.UUID | str | None = None,
+    facts: selectors.AdmissionFacts | None = None,
 ) -> TurnSlot:
     """Admit a turn of ``user`` (through ``api_key``, None for the browser) or raise
-    ``ApiError`` 429; see the module docstring for the checks and their order."""
-    now = timezone.now()
+    ``ApiError`` 429; see the module docstring for the checks and their order.
+    ``facts``: read already (``admission_prefetch``), else read now."""
     user_id, api_key_id = _pk(user), _pk(api_key)
-    facts = await db.run(selectors.admission_facts, user_id=user_id, api_key_id=api_key_id, now=now)
-    limits = facts.limits
+    if facts is None:
+        facts = await db.run(
+            selectors.admission_facts, user_id=user_id, api_key_id=api_key_id, now=timezone.now()
+        )
+    elif (facts.user_id, facts.api_key_id) != (user_id, api_key_id):
+        raise ValueError("the admission facts are another caller's")
+    now, limits = facts.read_at, facts.limits
     slot_id = uuid.uuid4().hex
     store = slots.store()
     try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -241,6 +242,53 @@ async def test_async_entry_points_see_a_password_set_by_any_path(owner):
     await owner.asave()
 
     assert await code_of(authenticate_request(http_request(issued.access))) == "token_revoked"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["bearer", "api_key"])
+async def test_then_runs_in_the_same_job_and_only_for_valid_credentials(owner, kind, monkeypatch):
+    """The chat views read the usage facts with ``then``: it must run once, in the
+    lookup's own job (one hand-over to the database threads), and never for
+    credentials that are refused."""
+    from accounts import authentication
+    from accounts.api_key_services import api_key_create, api_key_revoke
+
+    if kind == "bearer":
+        issued = await sync_to_async(sessions.token_family_start)(user=owner)
+        headers = bearer_of(issued.access)
+    else:
+        key, plaintext = await sync_to_async(api_key_create)(user=owner, name="then")
+        headers = {"X-API-Key": plaintext}
+    jobs: list[str] = []
+    real_run = authentication.db.run
+
+    async def counting_run(fn, *args, **kwargs):
+        jobs.append(fn.__name__)
+        return await real_run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(authentication.db, "run", counting_run)
+    seen: list[tuple[int, str]] = []
+
+    def then(principal):
+        seen.append((principal.user.pk, threading.current_thread().name))
+        return "read"
+
+    request = RequestFactory().post("/api/chat", headers=headers)
+    principal = await authenticate_request(request, then=then)
+    assert principal.prefetched == "read"
+    assert len(jobs) == 1, jobs
+    assert seen == [(owner.pk, seen[0][1])] and seen[0][1].startswith("db-")
+
+    if kind == "bearer":
+        await sync_to_async(services.user_sessions_revoke)(user=owner)
+    else:
+        await sync_to_async(api_key_revoke)(api_key=key)
+    refused = RequestFactory().post("/api/chat", headers=headers)
+    assert await code_of(authenticate_request(refused, then=then)) in {
+        "token_revoked",
+        "api_key_invalid",
+    }
+    assert len(seen) == 1  # not called for the refused credentials
 
 
 # --------------------------------------------------------------------------

@@ -383,3 +383,20 @@ def test_the_admission_sql_agrees_with_the_orm_selectors(owner, second_user, set
         700,
         (("concurrent_turns", "group"), ("turns_per_minute", "group"), ("daily_tokens", "user")),
     )
+
+
+async def test_facts_read_ahead_are_used_and_must_be_the_callers(owner, second_user):
+    """The chat views read the facts in the authentication's job and pass them on:
+    what they say decides (a spent budget refuses without a second read), and
+    another caller's facts are a bug, refused before any slot is taken."""
+    await sync_to_async(UsageLimits.objects.create)(user=owner, daily_tokens=100)
+    await sync_to_async(spend)(owner, 100)
+    principal = type("P", (), {"user": owner, "api_key": None})()
+    facts = await sync_to_async(turns.admission_prefetch)(principal)
+    assert (facts.user_id, facts.api_key_id, facts.used_today) == (owner.pk, None, 100)
+
+    error = await refused(user=owner, facts=facts)
+    assert error.code == "token_quota_exceeded"
+    with pytest.raises(ValueError, match="another caller"):
+        await turn_admit(user=second_user, facts=facts)
+    assert slots.store().snapshot(second_user.pk) == (0, 0)
