@@ -279,8 +279,10 @@ def _jwt_authenticate(payload: dict[str, Any]) -> Principal:
     return _jwt_principal(user, payload, session)
 
 
-def _key(prefix: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+def _key_authenticate(plaintext: str, now: datetime) -> Principal:
+    """Sync: the API key rules with their one query."""
+    key = ApiKey.objects.select_related("user").filter(prefix=apikeys.prefix_of(plaintext)).first()
+    return _key_principal(key, plaintext, now)
 
 
 def _mark_used(condition: Q, now: datetime) -> None:
@@ -292,7 +294,7 @@ def authenticate_credentials(credentials: _Credentials) -> Principal:
     now = timezone.now()
     if credentials.kind == "jwt":
         return _jwt_authenticate(tokens.decode(credentials.value, kind="access"))
-    principal = _key_principal(_key(apikeys.prefix_of(credentials.value)), credentials.value, now)
+    principal = _key_authenticate(credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
         _mark_used(stale, now)
@@ -310,16 +312,9 @@ async def _touch(condition: Q, now: datetime) -> None:
         logger.exception("could not record API key use")
 
 
-def _then(principal: Principal, then: Then | None) -> Principal:
+def _job(authenticate: Callable[..., Principal], then: Then | None, *args: Any) -> Principal:
+    principal = authenticate(*args)
     return principal if then is None else replace(principal, prefetched=then(principal))
-
-
-def _jwt_job(payload: dict[str, Any], then: Then | None) -> Principal:
-    return _then(_jwt_authenticate(payload), then)
-
-
-def _key_job(plaintext: str, now: datetime, then: Then | None) -> Principal:
-    return _then(_key_principal(_key(apikeys.prefix_of(plaintext)), plaintext, now), then)
 
 
 async def aauthenticate_credentials(
@@ -332,8 +327,8 @@ async def aauthenticate_credentials(
     now = timezone.now()
     if credentials.kind == "jwt":
         payload = tokens.decode(credentials.value, kind="access")
-        return await db.run(_jwt_job, payload, then)
-    principal = await db.run(_key_job, credentials.value, now, then)
+        return await db.run(_job, _jwt_authenticate, then, payload)
+    principal = await db.run(_job, _key_authenticate, then, credentials.value, now)
     stale = _stale_use_filter(principal.api_key, now)
     if stale is not None:
         task = asyncio.get_running_loop().create_task(_touch(stale, now))

@@ -24,24 +24,15 @@ WebSocket -- and ``ChatTurn.events()`` is the one producer of its events:
 ``chat.sse`` frames them for ``/api/chat``; a background run (``chat.runs``)
 appends them to the run's log.
 
-The producer's shape:
-
-- A pump task iterates ``result.stream_events()`` and puts event payloads on an
-  ``asyncio.Queue``; the producer reads the queue with a ping timeout. Never
-  ``wait_for`` on the stream iterator itself: its timeout would cancel the run.
-- Whatever was queued while the reader was busy is handed over as one batch,
-  so a slow reader (or a slow Redis) costs fewer writes, not more.
-- Client gone: Django cancels the response task (``CancelledError`` in the
-  generator) or closes it (``GeneratorExit``). Either way the ``finally``
-  cancels the agent run -- an un-cancelled run keeps streaming from the
-  upstream in the background -- and records the partial reply as
-  ``interrupted``, shielded so the cancellation cannot cut the write short.
-  ``cancel()`` (a background run's stop) ends the turn the same way, without
-  cancelling anybody's task.
-- ``interrupt()`` (the drain) ends it the same way, as ``interrupted``: its
-  readers get the ``run_interrupted`` error event, then the end.
-- The outcome is written before the producer returns, so a client that
-  reloads the conversation right after ``[DONE]`` sees it.
+The producer's shape: a pump task iterates ``result.stream_events()`` into an
+``asyncio.Queue`` that the producer reads with a ping timeout (never ``wait_for``
+on the stream iterator: its timeout would cancel the run), taking whatever
+queued up as one batch. However the turn ends -- the client gone
+(``CancelledError`` or ``GeneratorExit`` in the generator), ``cancel()`` (a
+background run's stop), ``interrupt()`` (the drain: readers get
+``run_interrupted``) -- the ``finally`` cancels the agent run (an un-cancelled
+run keeps streaming from the upstream) and the outcome is written, shielded,
+before the producer returns, so a reload right after ``[DONE]`` sees it.
 """
 
 from __future__ import annotations
@@ -50,6 +41,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 from agents import RunConfig, Runner
@@ -101,22 +93,18 @@ _RECORDED_AS = {
 }
 
 
+@dataclass(slots=True)
 class _End:
     """Queue sentinel: the agent run is over (``error`` None: it completed)."""
 
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
+    error: BaseException | None
 
 
+@dataclass(slots=True)
 class _Stop:
     """Queue sentinel: end the turn now, as ``state`` (``cancel``, ``interrupt``)."""
 
-    __slots__ = ("state",)
-
-    def __init__(self, state: TurnState) -> None:
-        self.state = state
+    state: TurnState
 
 
 RUN_INTERRUPTED = StreamError(
