@@ -27,8 +27,10 @@ it is checked against the user alone.
 Cost per request: a JWT is verified on the CPU and costs one query (its session
 joined with the user); an API key costs one query (key joined with its user)
 plus, at most once a minute per key, an ``UPDATE`` of ``last_used_at``. The
-async paths run these on ``chatproject.db``'s threads, whose connections stay
-open: a query, not a connection, per request.
+async paths run the lookup and its rules as one job on ``chatproject.db``'s
+threads, whose connections stay open: a query, not a connection, per request;
+a caller may add a read of its own to that job (``then``: the chat views read
+the usage limits there).
 
 API keys are opt-in per view: a DRF view accepts a key only if it declares
 ``required_scope`` (a scope, ``ANY_SCOPE``, or a ``{method: scope}`` dict:
