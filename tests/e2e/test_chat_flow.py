@@ -53,8 +53,8 @@ class ChatApp:
         return self.server.url
 
 
-@pytest.fixture(scope="module")
-def _chat_app(server_factory) -> Iterator[ChatApp]:
+def start_chat_app(server_factory, **env: str) -> ChatApp:
+    """A server with its own fake upstream (stop ``fake`` when done); ``env`` on top."""
     fake = FakeOpenAI(default_turn=text(UNSCRIPTED)).start()
     server = server_factory(
         OPENAI_BASE_URL=fake.base_url,
@@ -70,11 +70,18 @@ def _chat_app(server_factory) -> Iterator[ChatApp]:
         # not trip them. The limits themselves are tested in tests/accounts.
         THROTTLE_REFRESH="1000/min",
         THROTTLE_REGISTER="1000/min",
+        **env,
     )
+    return ChatApp(server, fake)
+
+
+@pytest.fixture(scope="module")
+def _chat_app(server_factory) -> Iterator[ChatApp]:
+    app = start_chat_app(server_factory)
     try:
-        yield ChatApp(server, fake)
+        yield app
     finally:
-        fake.stop()
+        app.fake.stop()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -35,6 +36,7 @@ from tests.e2e.test_chat_flow import (  # noqa: F401  (fixtures)
     expect_signed_in,
     send,
     signup,
+    start_chat_app,
     watch,
 )
 from tests.fake_openai import hold, text
@@ -61,8 +63,13 @@ def choose_transport(page: Page, label: str) -> None:
     expect(composer(page)).to_be_visible()
 
 
-def reload_mid_reply(page: Page, app: ChatApp, transport_label: str, name: str) -> None:
-    from chat.models import Turn
+def reload_mid_reply(
+    page: Page, app: ChatApp, transport_label: str, name: str, *, checkpointed: bool | None = None
+) -> None:
+    """``checkpointed``: whether the reply in progress must (True) or must not (False)
+    be in the stored history when the page reloads; None: either (it is written
+    every CHAT_CHECKPOINT_SECONDS, so a reload may land before or after)."""
+    from chat.models import ConversationItem, Turn
 
     url, fake = app.url, app.fake
     log = watch(page)
@@ -98,6 +105,10 @@ def reload_mid_reply(page: Page, app: ChatApp, transport_label: str, name: str) 
     # Reload while the server is still generating.
     starts_before = sum(1 for r in requests if r.startswith("POST") and r.endswith("/api/runs"))
     reload_after_a_refresh(page)
+    if checkpointed is not None:
+        stored = ConversationItem.objects.filter(conversation_id=conversation_id)
+        last = stored.order_by("position").values_list("data", flat=True).last()
+        assert (last != {"role": "user", "content": QUESTION}) == checkpointed, last
     expect(page).to_have_url(f"{url}/c/{conversation_id}")
     # History first, then the question of the turn in progress and the replay.
     expect(page.get_by_role("article", name="Your message")).to_have_text(
@@ -159,3 +170,25 @@ def test_background_reply_survives_a_reload(page: Page, chat_app: ChatApp) -> No
 
 def test_websocket_reply_survives_a_reload(page: Page, chat_app: ChatApp) -> None:  # noqa: F811
     reload_mid_reply(page, chat_app, "WebSocket", "resume-websocket")
+
+
+@pytest.fixture(scope="module")
+def _no_checkpoint_app(server_factory) -> Iterator[ChatApp]:
+    app = start_chat_app(server_factory, CHAT_CHECKPOINT_SECONDS="600")
+    try:
+        yield app
+    finally:
+        app.fake.stop()
+
+
+def test_a_reload_before_the_first_checkpoint_still_resumes(
+    page: Page, _no_checkpoint_app: ChatApp, transactional_db
+) -> None:
+    """The reply in progress is only in the history from its first checkpoint on;
+    before it, the history ends with the question (and an empty ``running``
+    reply), and the reloaded page must still resume the run, not take the turn
+    for one that ended with no answer (a reload within the first seconds of a
+    reply used to show the question alone, and the reply never came)."""
+    reload_mid_reply(
+        page, _no_checkpoint_app, "Background (resumable)", "resume-early", checkpointed=False
+    )
