@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from chatproject import redis_clients
+
 OK, CONCURRENT, RATE = 0, 1, 2
 WINDOW_SECONDS = 60
 
@@ -210,11 +212,7 @@ class RedisSlots:
         loop = asyncio.get_running_loop()
         scripts = self._clients.get(loop)
         if scripts is None:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self._url, socket_connect_timeout=2, socket_timeout=2
-            )
+            client = redis_clients.async_client(self._url, timeout=2)
             scripts = (
                 client,
                 client.register_script(_ADMIT),

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 
 from chat.runlog import GONE, READ_COUNT, RUNNING, ReadResult, RunInfo, running_ttl
+from chatproject import redis_clients
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -71,13 +72,7 @@ class RedisRunLog:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self._url,
-                socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            )
+            client = redis_clients.async_client(self._url, timeout=SOCKET_TIMEOUT_SECONDS)
             self._clients[loop] = client
         return client
 

@@ -47,6 +47,9 @@ GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=20_000, min_value=700)
 # --------------------------------------------------------------------------
 
 REDIS_URL = env.redis_url("REDIS_URL")
+# Connections per asyncio client (the usage slots', the run log's) per process;
+# past it a command waits for a free one (chatproject.redis_clients).
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000, min_value=1)
 if REDIS_URL:
     CACHES = {
         "default": {

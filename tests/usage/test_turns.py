@@ -400,3 +400,24 @@ async def test_facts_read_ahead_are_used_and_must_be_the_callers(owner, second_u
     with pytest.raises(ValueError, match="another caller"):
         await turn_admit(user=second_user, facts=facts)
     assert slots.store().snapshot(second_user.pk) == (0, 0)
+
+
+@pytest.mark.redis
+async def test_more_parallel_admissions_than_the_pool_holds_wait_for_a_connection(settings):
+    # redis-py 8's own pool fails the 101st concurrent command (MaxConnectionsError):
+    # 150 starts at once on one process took 503s before chatproject.redis_clients.
+    settings.REDIS_MAX_CONNECTIONS = 4
+    store = slots.RedisSlots(str(settings.REDIS_URL))
+
+    async def admit(user_id: int) -> int:
+        admission = await store.admit(
+            user_id, uuid.uuid4().hex, concurrent=5, per_minute=100, lease=30
+        )
+        return admission.status
+
+    statuses = await asyncio.gather(*(admit(user_id) for user_id in range(900_001, 900_151)))
+
+    assert statuses == [slots.OK] * 150
+    client, _, _ = store._scripts()
+    assert client.connection_pool.max_connections == 4
+    await client.aclose()
