@@ -127,6 +127,10 @@ class EventTranslator:
         return None
 
 
+def conversation_event(conversation_id: object, title: str) -> bytes:
+    return payload({"type": "conversation", "id": str(conversation_id), "title": title})
+
+
 def usage_event(input_tokens: int, output_tokens: int) -> bytes:
     return payload({"type": "usage", "input_tokens": input_tokens, "output_tokens": output_tokens})
 
