@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import httpx
 import openai
 from agents import (
     Agent,
@@ -65,9 +64,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Timeout
+from openai import AsyncOpenAI, Timeout
 
-from chat import openai_client, start_gate
+from chat import openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
 from chat.tool_pool import start_workers as start_tool_workers
 from chat.tools import registered_tools, registry_generation, uses_tool_pool
@@ -136,12 +135,7 @@ def _client(config: ModelConfig) -> AsyncOpenAI:
         max_retries=config.max_retries,
         # The read timeout bounds the silence between two streamed chunks.
         timeout=Timeout(config.timeout_seconds, connect=min(10, config.timeout_seconds)),
-        http_client=DefaultAsyncHttpxClient(event_hooks={"request": [_model_request]}),
     )
-
-
-async def _model_request(request: httpx.Request) -> None:
-    start_gate.started()  # the turn's place at the start gate goes to the next one
 
 
 @lru_cache(maxsize=16)

@@ -42,7 +42,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.authentication import Principal, authenticate_scope
-from chat import events, runs, start_gate
+from chat import events, runs
 from chat.inputs import chat_input, event_id, invalid, json_object
 from chat.sse import END_ERRORS
 from chat.turn import turn_begin
@@ -167,11 +167,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def _start(self, data: dict[str, Any], principal: Principal) -> None:
-        async with start_gate.starting():
-            turn = await turn_begin(
-                user=principal.user, data=chat_input(data), api_key=principal.api_key
-            )
-            run = await runs.run_start(user=principal.user, turn=turn)
+        turn = await turn_begin(
+            user=principal.user, data=chat_input(data), api_key=principal.api_key
+        )
+        run = await runs.run_start(user=principal.user, turn=turn)
         self._follow(run.run_id, 0)
 
     async def _resume(self, data: dict[str, Any], principal: Principal) -> None:

@@ -34,8 +34,6 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
-from chat import start_gate
-
 if TYPE_CHECKING:
     from agents import AgentOutputSchemaBase, Handoff, ModelSettings, Tool, TResponseInputItem
     from agents.models.interface import ModelTracing
@@ -207,7 +205,6 @@ class DemoModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[Any]:
-        start_gate.started()  # as a model request going out would (chat.start_gate)
         output, tokens, usage = self._plan(input, tools)
         response_id = f"demo_resp_{next(_ids):06d}"
         delay = settings.CHAT_DEMO_TOKEN_MS / 1000

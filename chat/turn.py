@@ -47,7 +47,7 @@ from typing import Any
 from agents import RunConfig, Runner
 from django.conf import settings
 
-from chat import checkpoints, events, services, start_gate
+from chat import checkpoints, events, services
 from chat.agent import get_agent, model_config
 from chat.events import StreamError
 from chat.inputs import ChatInput
@@ -169,7 +169,6 @@ class ChatTurn:
         self._first_output = False
         self._checkpoints: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
-        self.place = start_gate.current()  # given back by the first model request or _record
 
     @property
     def recording(self) -> bool:
@@ -198,7 +197,6 @@ class ChatTurn:
 
         Shielded: a second cancellation must not abandon the write half-way."""
         if self._recording is None:
-            start_gate.release(self.place)
             if not self.state.ended:
                 self._enter(TurnState.INTERRUPTED)
             if self._checkpoints is not None:
@@ -362,7 +360,6 @@ class ChatTurn:
     async def _run_agent(self, queue: asyncio.Queue[Any]) -> None:
         put = queue.put_nowait
         error: BaseException | None = None
-        start_gate.adopt(self.place)  # the agent's tasks inherit it: the request hook
         try:
             agent, config = await get_agent()
             self.model_name = config.name

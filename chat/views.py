@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from accounts.authentication import Principal, authenticate_request
-from chat import runs, sse, start_gate
+from chat import runs, sse
 from chat.agent import model_config
 from chat.inputs import chat_input, event_id, json_object
 from chat.turn import ChatTurn, turn_begin
@@ -64,8 +64,7 @@ def async_api(
     """An async API view: ``method`` only, the body's size checked (413) before the
     credentials, the caller authenticated (an API key needs ``scope``), and an
     ``ApiError`` from the view answered in the one error shape. The view gets
-    ``(request, principal, body, **url_kwargs)``. ``starts_turns``: the request
-    waits for a place at the start gate (``chat.start_gate``), and the usage
+    ``(request, principal, body, **url_kwargs)``. ``starts_turns``: the usage
     limits' facts are read in the authentication's job (``principal.prefetched``)."""
     then = admission_prefetch if starts_turns else None
 
@@ -78,10 +77,9 @@ def async_api(
             if request.method != method:
                 return _method_not_allowed(request, method)
             try:
-                async with start_gate.starting(enabled=starts_turns):
-                    body = _read_body(request) if method == "POST" else b""
-                    principal = await authenticate_request(request, scope=scope, then=then)
-                    return await view(request, principal, body, *args, **kwargs)
+                body = _read_body(request) if method == "POST" else b""
+                principal = await authenticate_request(request, scope=scope, then=then)
+                return await view(request, principal, body, *args, **kwargs)
             except ApiError as error:
                 return error_response(error)
 

@@ -49,9 +49,6 @@ CHAT_RUN_STALE_SECONDS = env.int("CHAT_RUN_STALE_SECONDS", default=900, min_valu
 RUN_EVENTS_TTL_SECONDS = env.int("RUN_EVENTS_TTL_SECONDS", default=600, min_value=1)
 # Pause between the offline demo model's tokens (0 in tests).
 CHAT_DEMO_TOKEN_MS = env.int("CHAT_DEMO_TOKEN_MS", default=18, min_value=0)
-# Turns per process between their request's arrival and their first model
-# request (chat.start_gate); 0 turns the gate off.
-CHAT_STARTING_TURNS = env.int("CHAT_STARTING_TURNS", default=2, min_value=0)
 
 # --------------------------------------------------------------------------
 # Crash-safe turns: checkpoints and leases (chat.checkpoints, chat.services)
