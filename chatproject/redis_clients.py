@@ -32,4 +32,4 @@ def async_client(url: str, *, timeout: float) -> Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
     )
-    return redis.asyncio.Redis(connection_pool=pool)
+    return redis.asyncio.Redis.from_pool(pool)  # closing the client closes its pool
