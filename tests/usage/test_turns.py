@@ -421,3 +421,24 @@ async def test_more_parallel_admissions_than_the_pool_holds_wait_for_a_connectio
     client, _, _ = store._scripts()
     assert client.connection_pool.max_connections == 4
     await client.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("fault", ["pool stays full", "redis unreachable"])
+async def test_a_real_redis_fault_refuses_with_503_and_takes_no_slot(owner, settings, fault):
+    settings.REDIS_MAX_CONNECTIONS = 1
+    url = str(settings.REDIS_URL) if fault == "pool stays full" else "redis://127.0.0.1:1/0"
+    store = slots.RedisSlots(url)
+    slots.reset_store(store)
+    client, _, _ = store._scripts()
+    held = await client.connection_pool.get_connection() if fault == "pool stays full" else None
+    try:
+        with pytest.raises(ApiError) as info:
+            await turn_admit(user=owner)  # waits for the pool's timeout, then gives up
+    finally:
+        if held is not None:
+            await client.connection_pool.release(held)
+    assert (info.value.status, info.value.code) == (503, "usage_unavailable")
+    if held is not None:
+        assert store.snapshot(owner.pk) == (0, 0)
+    await client.aclose()
