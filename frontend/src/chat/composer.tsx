@@ -29,9 +29,14 @@ export function Composer({
     return () => window.removeEventListener("keydown", onKey);
   }, [isLoading, onStop]);
 
-  useEffect(() => {
+  // A new draft replaces the text in the same render that shows why (React's
+  // "adjust state while rendering" pattern): an effect would commit the
+  // refusal's banner one frame before the text came back.
+  const [shownDraft, setShownDraft] = useState(draft);
+  if (draft !== shownDraft) {
+    setShownDraft(draft);
     if (draft) setText(draft.text);
-  }, [draft]);
+  }
 
   function submit() {
     const trimmed = text.trim();

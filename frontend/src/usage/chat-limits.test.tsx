@@ -85,6 +85,29 @@ describe("a message refused by a usage limit", () => {
     },
   );
 
+  it("the text is back in the box in the same render that shows the sentence", async () => {
+    const server = refusingBackend("token_quota_exceeded", "3600");
+    await renderChat(server.fetch);
+    const box = screen.getByRole("textbox", { name: "Message" });
+    // What the box holds the moment the alert is added to the page (a mutation
+    // observer runs before any effect React schedules after that commit).
+    let valueWhenShown: string | null = null;
+    const observer = new MutationObserver(() => {
+      if (valueWhenShown === null && screen.queryByRole("alert")) {
+        valueWhenShown = (box as HTMLTextAreaElement).value;
+      }
+    });
+    observer.observe(document.body, { childList: true, subtree: true });
+    try {
+      await userEvent.type(box, "Summarise my notes{Enter}");
+      await screen.findByRole("alert");
+      await waitFor(() => expect(valueWhenShown).not.toBeNull());
+    } finally {
+      observer.disconnect();
+    }
+    expect(valueWhenShown).toBe("Summarise my notes");
+  });
+
   it("too many messages a minute: the sentence gives the time to send again", async () => {
     const server = refusingBackend("turn_rate_exceeded", "30");
     await renderChat(server.fetch);
