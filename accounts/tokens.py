@@ -82,3 +82,19 @@ def user_id_of(payload: dict[str, Any]) -> int:
 
 def expiry_of(payload: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
+
+
+def bearer_access_verifies(authorization: str | None) -> bool:
+    """Is ``authorization`` ``Bearer <an access token whose signature, expiry and
+    type verify>``? Never authentication -- the token's session and user are not
+    checked (``accounts.authentication`` does that, on the database) -- only a
+    cheap sign that work started ahead of it is for a caller holding a real
+    token (the chat views set up a turn's agent meanwhile)."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        decode(token.strip(), kind="access")
+    except ApiError:
+        return False
+    return True

@@ -64,9 +64,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from openai import AsyncOpenAI, Timeout
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Timeout
 
-from chat import openai_client
+from chat import hold, openai_client
 from chat.demo_model import DEMO_MODEL_NAME, DemoModel
 from chat.tool_pool import start_workers as start_tool_workers
 from chat.tools import registered_tools, registry_generation, uses_tool_pool
@@ -135,7 +135,13 @@ def _client(config: ModelConfig) -> AsyncOpenAI:
         max_retries=config.max_retries,
         # The read timeout bounds the silence between two streamed chunks.
         timeout=Timeout(config.timeout_seconds, connect=min(10, config.timeout_seconds)),
+        # Every request to the model waits for its turn's admission (chat.hold).
+        http_client=DefaultAsyncHttpxClient(event_hooks={"request": [_held]}),
     )
+
+
+async def _held(request: object) -> None:
+    await hold.wait()
 
 
 @lru_cache(maxsize=16)

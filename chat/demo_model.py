@@ -34,6 +34,8 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from chat import hold
+
 if TYPE_CHECKING:
     from agents import AgentOutputSchemaBase, Handoff, ModelSettings, Tool, TResponseInputItem
     from agents.models.interface import ModelTracing
@@ -188,6 +190,7 @@ class DemoModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> ModelResponse:
+        await hold.wait()  # as a request to a real model would (chat.hold)
         output, _tokens, usage = self._plan(input, tools)
         return ModelResponse(output=output, usage=usage, response_id=None)
 
@@ -205,6 +208,7 @@ class DemoModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[Any]:
+        await hold.wait()  # as a request to a real model would (chat.hold)
         output, tokens, usage = self._plan(input, tools)
         response_id = f"demo_resp_{next(_ids):06d}"
         delay = settings.CHAT_DEMO_TOKEN_MS / 1000

@@ -38,7 +38,6 @@ before the producer returns, so a reload right after ``[DONE]`` sees it.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -47,50 +46,20 @@ from typing import Any
 from agents import RunConfig, Runner
 from django.conf import settings
 
-from chat import checkpoints, events, services
+from chat import checkpoints, events, hold, services
 from chat.agent import get_agent, model_config
 from chat.events import StreamError
 from chat.inputs import ChatInput
 from chat.models import Turn
 from chat.services import TurnStart
 from chat.session import DjangoSession
+from chat.turn_state import RECORDED_AS, TRANSITIONS, TurnState
 from chatproject import metrics, shutdown
 from usage.history import session_input
 from usage.selectors import AdmissionFacts
 from usage.turns import TurnSlot, turn_admit
 
 logger = logging.getLogger(__name__)
-
-
-class TurnState(enum.StrEnum):
-    STARTING = "starting"
-    STREAMING = "streaming"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def ended(self) -> bool:
-        return self not in (TurnState.STARTING, TurnState.STREAMING)
-
-
-_ALLOWED: dict[TurnState, frozenset[TurnState]] = {
-    TurnState.STARTING: frozenset(
-        {TurnState.STREAMING, TurnState.CANCELLED, TurnState.INTERRUPTED}
-    ),
-    TurnState.STREAMING: frozenset(
-        {TurnState.COMPLETED, TurnState.FAILED, TurnState.CANCELLED, TurnState.INTERRUPTED}
-    ),
-}
-
-# What the ``Turn`` row says: a stop and a lost client both leave a partial reply.
-_RECORDED_AS = {
-    TurnState.COMPLETED: Turn.Status.COMPLETE,
-    TurnState.FAILED: Turn.Status.FAILED,
-    TurnState.CANCELLED: Turn.Status.INTERRUPTED,
-    TurnState.INTERRUPTED: Turn.Status.INTERRUPTED,
-}
 
 
 @dataclass(slots=True)
@@ -112,24 +81,45 @@ RUN_INTERRUPTED = StreamError(
 )
 
 
+def turn_prepare(data: ChatInput) -> ChatTurn | None:
+    """A new conversation's turn with its agent started ahead of admission, its
+    requests to the model held until ``turn_begin`` admits it (``chat.hold``); None
+    for an existing conversation (its history is read once it is claimed). Only
+    for a caller whose credentials look real (an access token that verified);
+    hand the turn to ``turn_begin`` or ``discard`` it."""
+    if data.conversation_id is not None:
+        return None
+    turn = ChatTurn(services.new_conversation_start(message=data.message), data.message)
+    turn._admitted = turn.loop.create_future()
+    turn.start_agent()
+    return turn
+
+
 async def turn_begin(
-    *, user: Any, data: ChatInput, api_key: Any = None, facts: AdmissionFacts | None = None
+    *,
+    user: Any,
+    data: ChatInput,
+    api_key: Any = None,
+    facts: AdmissionFacts | None = None,
+    prepared: ChatTurn | None = None,
 ) -> ChatTurn:
     """Admit the turn (usage limits; ``facts`` if read already), claim or create the
     conversation, return the turn with its rows stored; ``ApiError`` (503, 429, 404,
     409 ...) before any byte is streamed. A new conversation's agent starts while
-    its rows are written (docs/architecture.md, "Crash safety")."""
-    shutdown.refuse_if_draining()
-    slot = await turn_admit(
-        user=user, api_key=api_key, conversation_id=data.conversation_id, facts=facts
-    )
-    turn: ChatTurn | None = None
+    its rows are written (docs/architecture.md, "Crash safety"), or earlier:
+    ``prepared``, from ``turn_prepare``."""
+    turn, slot = prepared, None
     try:
+        shutdown.refuse_if_draining()
+        slot = await turn_admit(
+            user=user, api_key=api_key, conversation_id=data.conversation_id, facts=facts
+        )
         if data.conversation_id is None:
-            start = services.new_conversation_start(message=data.message)
-            turn = ChatTurn(start, data.message, slot=slot)
+            if turn is None:
+                turn = ChatTurn(services.new_conversation_start(message=data.message), data.message)
             turn.start_agent()
-            await services.conversation_create(user=user, start=start, message=data.message)
+            turn.admit(slot)
+            await services.conversation_create(user=user, start=turn.start, message=data.message)
         else:
             start = await services.turn_claim(
                 user=user,
@@ -137,22 +127,26 @@ async def turn_begin(
                 conversation_id=data.conversation_id,
                 replace_last_turn=data.replace_last_turn,
             )
-            turn = ChatTurn(start, data.message, slot=slot)
+            turn = ChatTurn(start, data.message)
+            turn.admit(slot)
     except BaseException:
         if turn is not None:
-            turn._stop_agent()  # nothing was stored: nothing to record
-        await slot.abandon()
+            turn.discard()  # nothing was stored: nothing to record
+        if slot is not None:
+            await slot.abandon()
         raise
     shutdown.track(turn)
     return turn
 
 
 class ChatTurn:
-    def __init__(self, start: TurnStart, message: str, *, slot: TurnSlot) -> None:
+    def __init__(self, start: TurnStart, message: str) -> None:
         self.start = start
         self.message = message
-        # The usage slot: released, with the ledger row, by the recording path.
-        self.slot = slot
+        # The usage slot (``admit``): released, with the ledger row, by the recording path.
+        self.slot: TurnSlot | None = None
+        # Set while the turn waits for admission (``turn_prepare``; ``chat.hold``).
+        self._admitted: asyncio.Future[None] | None = None
         self.state = TurnState.STARTING
         self.error: StreamError | None = None
         self.session = DjangoSession(start.conversation_id, stored=list(start.history))
@@ -170,6 +164,19 @@ class ChatTurn:
         self._checkpoints: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
 
+    def admit(self, slot: TurnSlot) -> None:
+        """The turn may go on: it holds ``slot``, and its requests to the model go out."""
+        self.slot = slot
+        if self._admitted is not None and not self._admitted.done():
+            self._admitted.set_result(None)
+
+    def discard(self) -> None:
+        """Stop a turn that was never stored (refused, or its start failed): its agent
+        stops, a request it held is never sent; there is nothing to record."""
+        if self._admitted is not None:
+            self._admitted.cancel()
+        self._stop_agent()
+
     @property
     def recording(self) -> bool:
         """The outcome's write has started (``_record`` ran): nothing is left to end."""
@@ -178,12 +185,12 @@ class ChatTurn:
     @property
     def status(self) -> str:
         """The ``Turn.Status`` it was recorded with (``interrupted`` until it ended)."""
-        return _RECORDED_AS.get(self.state, Turn.Status.INTERRUPTED)
+        return RECORDED_AS.get(self.state, Turn.Status.INTERRUPTED)
 
     # -- the state machine -------------------------------------------------------
 
     def _enter(self, state: TurnState, error: StreamError | None = None) -> None:
-        if state not in _ALLOWED.get(self.state, frozenset()):
+        if state not in TRANSITIONS.get(self.state, frozenset()):
             raise RuntimeError(f"turn {self.start.run_id}: {self.state} -> {state}")
         self.state = state
         self.error = error
@@ -234,12 +241,13 @@ class ChatTurn:
             logger.exception("could not record chat turn %s", self.start.run_id)
             return False
         finally:
-            await self.slot.release(
-                model=self.model_name,
-                input_tokens=usage.input_tokens if usage else 0,
-                output_tokens=usage.output_tokens if usage else 0,
-                conversation_id=self.start.conversation_id,
-            )
+            if self.slot is not None:
+                await self.slot.release(
+                    model=self.model_name,
+                    input_tokens=usage.input_tokens if usage else 0,
+                    output_tokens=usage.output_tokens if usage else 0,
+                    conversation_id=self.start.conversation_id,
+                )
             self._ended.set()
             shutdown.untrack(self)
         return True
@@ -360,6 +368,8 @@ class ChatTurn:
     async def _run_agent(self, queue: asyncio.Queue[Any]) -> None:
         put = queue.put_nowait
         error: BaseException | None = None
+        # Before the SDK starts its tasks (they inherit the hold).
+        hold.hold_here(self._admitted)
         try:
             agent, config = await get_agent()
             self.model_name = config.name

@@ -2,8 +2,9 @@
 
 ``POST /api/chat`` and the ``/api/runs`` endpoints are not DRF views: DRF 3.18
 has no async views, and a sync view would buffer the whole stream under ASGI.
-``async_api`` gives them what DRF gives the others -- the method check, the
-body size limit, authentication and ``ApiError`` answers -- so everything that
+``async_api`` (``turn_api`` for the two that start a turn) gives them what DRF
+gives the others -- the method check, the body size limit, authentication and
+``ApiError`` answers -- so everything that
 can fail as an ordinary HTTP error (size, credentials, input, ownership, a run
 already in flight) is decided before the first byte.
 """
@@ -20,10 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from accounts.authentication import Principal, authenticate_request
+from accounts.tokens import bearer_access_verifies
 from chat import runs, sse
 from chat.agent import model_config
-from chat.inputs import chat_input, event_id, json_object
-from chat.turn import ChatTurn, turn_begin
+from chat.inputs import ChatInput, chat_input, event_id, json_object
+from chat.turn import ChatTurn, turn_begin, turn_prepare
 from chatproject.errors import ApiError, error_response
 from usage.turns import admission_prefetch
 
@@ -31,6 +33,7 @@ CHAT_SCOPE = "chat"
 
 P = ParamSpec("P")
 AsyncView = Callable[Concatenate[HttpRequest, Principal, bytes, P], Awaitable[HttpResponseBase]]
+TurnView = Callable[[HttpRequest, Principal, "ChatTurn"], Awaitable[HttpResponseBase]]
 
 
 def _read_body(request: HttpRequest) -> bytes:
@@ -58,56 +61,119 @@ def _method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
     return response
 
 
+def _endpoint(
+    method: str, handle: Callable[..., Awaitable[HttpResponseBase]]
+) -> Callable[..., Coroutine[Any, Any, HttpResponseBase]]:
+    """``method`` only, the body's size checked (413) before anything else, and an
+    ``ApiError`` answered in the one error shape; ``handle(request, body, ...)``."""
+
+    @csrf_exempt
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method != method:
+            return _method_not_allowed(request, method)
+        try:
+            body = _read_body(request) if method == "POST" else b""
+            return await handle(request, body, *args, **kwargs)
+        except ApiError as error:
+            return error_response(error)
+
+    return wrapper
+
+
 def async_api(
-    method: str, *, scope: str = CHAT_SCOPE, starts_turns: bool = False
+    method: str, *, scope: str = CHAT_SCOPE
 ) -> Callable[[AsyncView[P]], Callable[..., Coroutine[Any, Any, HttpResponseBase]]]:
     """An async API view: ``method`` only, the body's size checked (413) before the
     credentials, the caller authenticated (an API key needs ``scope``), and an
     ``ApiError`` from the view answered in the one error shape. The view gets
-    ``(request, principal, body, **url_kwargs)``. ``starts_turns``: the usage
-    limits' facts are read in the authentication's job (``principal.prefetched``)."""
-    then = admission_prefetch if starts_turns else None
+    ``(request, principal, body, **url_kwargs)``."""
 
     def decorate(view: AsyncView[P]) -> Callable[..., Coroutine[Any, Any, HttpResponseBase]]:
-        @csrf_exempt
-        @functools.wraps(view)
-        async def wrapper(
-            request: HttpRequest, *args: P.args, **kwargs: P.kwargs
+        async def handle(
+            request: HttpRequest, body: bytes, *args: P.args, **kwargs: P.kwargs
         ) -> HttpResponseBase:
-            if request.method != method:
-                return _method_not_allowed(request, method)
-            try:
-                body = _read_body(request) if method == "POST" else b""
-                principal = await authenticate_request(request, scope=scope, then=then)
-                return await view(request, principal, body, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error)
+            principal = await authenticate_request(request, scope=scope)
+            return await view(request, principal, body, *args, **kwargs)
 
-        return wrapper
+        return functools.wraps(view)(_endpoint(method, handle))
 
     return decorate
 
 
-async def _begin(principal: Principal, body: bytes) -> ChatTurn:
-    return await turn_begin(
-        user=principal.user,
-        data=chat_input(json_object(body)),
-        api_key=principal.api_key,
-        facts=principal.prefetched,
-    )
+def turn_api(
+    view: TurnView,
+) -> Callable[..., Coroutine[Any, Any, HttpResponseBase]]:
+    """A ``POST`` view that starts a turn: as ``async_api("POST")``, and the view gets
+    ``(request, principal, turn)``, the turn begun (``_begin``)."""
+
+    async def handle(request: HttpRequest, body: bytes) -> HttpResponseBase:
+        principal, turn = await _begin(request, body)
+        return await view(request, principal, turn)
+
+    return functools.wraps(view)(_endpoint("POST", handle))
 
 
-@async_api("POST", starts_turns=True)
-async def chat_stream(request: HttpRequest, principal: Principal, body: bytes) -> HttpResponseBase:
+# Turns of this process between their request's arrival and ``turn_begin``'s
+# return (``_begin``).
+_beginning = 0
+
+
+async def _begin(request: HttpRequest, body: bytes) -> tuple[Principal, ChatTurn]:
+    """Authenticate (the usage limits' facts read in the same database job), read
+    the input, begin the turn. Errors keep their order: credentials, then input.
+
+    When no other turn is beginning in this process and the access token
+    verifies, a new conversation's agent is set up meanwhile (``turn_prepare``;
+    its requests to the model wait for ``turn_begin``'s admission); otherwise
+    nothing starts before the caller is authenticated. Only when alone: in a
+    burst, agents set up early delay the other turns' checks more than they
+    gain (docs/performance.md, "The agent set up while the turn is admitted")."""
+    global _beginning
+    data: ChatInput | None = None
+    prepared: ChatTurn | None = None
+    if not _beginning and bearer_access_verifies(request.headers.get("Authorization")):
+        try:
+            data = chat_input(json_object(body))
+        except ApiError:
+            pass  # answered once the credentials are checked
+        else:
+            prepared = turn_prepare(data)
+    _beginning += 1
+    try:
+        principal = await authenticate_request(request, scope=CHAT_SCOPE, then=admission_prefetch)
+        if data is None:
+            data = chat_input(json_object(body))
+        turn = await turn_begin(
+            user=principal.user,
+            data=data,
+            api_key=principal.api_key,
+            facts=principal.prefetched,
+            prepared=prepared,
+        )
+    except BaseException:
+        if prepared is not None:
+            prepared.discard()  # never admitted: its held request is never sent
+        raise
+    finally:
+        _beginning -= 1
+    return principal, turn
+
+
+@turn_api
+async def chat_stream(
+    request: HttpRequest, principal: Principal, turn: ChatTurn
+) -> HttpResponseBase:
     """``POST /api/chat`` ``{message, conversation_id?, replace_last_turn?}`` ->
     ``text/event-stream``."""
-    return sse.response(sse.TurnStream(await _begin(principal, body)))
+    return sse.response(sse.TurnStream(turn))
 
 
-@async_api("POST", starts_turns=True)
-async def run_create(request: HttpRequest, principal: Principal, body: bytes) -> HttpResponseBase:
+@turn_api
+async def run_create(
+    request: HttpRequest, principal: Principal, turn: ChatTurn
+) -> HttpResponseBase:
     """``POST /api/runs`` (the same body) -> 202 ``{runId, conversation_id}``."""
-    run = await runs.run_start(user=principal.user, turn=await _begin(principal, body))
+    run = await runs.run_start(user=principal.user, turn=turn)
     return JsonResponse({"runId": run.run_id, "conversation_id": run.conversation_id}, status=202)
 
 
