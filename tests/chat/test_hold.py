@@ -8,7 +8,6 @@ revocation tests."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import pytest
@@ -19,10 +18,11 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.tokens import bearer_access_verifies
 from chat.inputs import ChatInput
 from chat.models import Conversation
-from chat.turn import ChatTurn, turn_begin, turn_prepare
+from chat.turn import turn_begin, turn_prepare
 from chatproject import shutdown
 from chatproject.errors import ApiError
 from tests.accounts.conftest import login
+from tests.chat.test_turn_lifecycle import produce
 from tests.fake_openai import text
 from usage.models import UsageLimits, UsageRecord
 
@@ -36,15 +36,6 @@ def hold_env(transactional_db, upstream_settings, inproc_runs, fake, monkeypatch
     monkeypatch.setattr(shutdown, "_draining", False)
     monkeypatch.setattr(shutdown, "_live", set())
     return fake
-
-
-async def produce(turn: ChatTurn) -> list[dict[str, Any]]:
-    return [
-        json.loads(payload)
-        async for batch in turn.events(ping_seconds=None)
-        if batch is not None
-        for payload in batch
-    ]
 
 
 def deltas(produced: list[dict[str, Any]]) -> str:
@@ -142,21 +133,22 @@ def test_only_a_bearer_access_token_that_verifies_counts(owner):
     assert not bearer_access_verifies(f"Bearer {expired}")
 
 
+@pytest.fixture
+async def revoked_access(owner) -> str:
+    """An access token that verifies, of a session that has ended."""
+    access = (await sync_to_async(login)(_sync_client(), "owner")).json()["access"]
+    await _end_sessions(owner)
+    return access
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_revoked_token_gets_its_401_and_nothing_is_sent_or_stored(
-    hold_env, owner, async_client: AsyncClient
+    hold_env, revoked_access, async_client: AsyncClient
 ):
     """The token verifies (so the view sets the turn up) but its session has ended."""
     hold_env.push(text("Never asked for."))
-    access = (await sync_to_async(login)(_sync_client(), "owner")).json()["access"]
-    await _end_sessions(owner)
 
-    response = await async_client.post(
-        "/api/chat",
-        {"message": "hello"},
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {access}"},
-    )
+    response = await chat_post(async_client, revoked_access, {"message": "hello"})
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_revoked"
@@ -167,20 +159,21 @@ async def test_a_revoked_token_gets_its_401_and_nothing_is_sent_or_stored(
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_revoked_token_with_a_bad_body_is_still_a_401(
-    hold_env, owner, async_client: AsyncClient
+    hold_env, revoked_access, async_client: AsyncClient
 ):
     """Credentials are answered before the input, as without the early set-up."""
-    access = (await sync_to_async(login)(_sync_client(), "owner")).json()["access"]
-    await _end_sessions(owner)
+    response = await chat_post(async_client, revoked_access, {"message": ""})
 
-    response = await async_client.post(
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+
+
+async def chat_post(client: AsyncClient, access: str, body: dict[str, Any]) -> Any:
+    return await client.post(
         "/api/chat",
-        {"message": ""},
+        body,
         content_type="application/json",
         headers={"Authorization": f"Bearer {access}"},
     )
-
-    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
 
 
 def _sync_client() -> Any:
