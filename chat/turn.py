@@ -89,8 +89,7 @@ def turn_prepare(data: ChatInput) -> ChatTurn | None:
     hand the turn to ``turn_begin`` or ``discard`` it."""
     if data.conversation_id is not None:
         return None
-    turn = ChatTurn(services.new_conversation_start(message=data.message), data.message)
-    turn._admitted = turn.loop.create_future()
+    turn = ChatTurn(services.new_conversation_start(message=data.message), data.message, held=True)
     turn.start_agent()
     return turn
 
@@ -140,13 +139,14 @@ async def turn_begin(
 
 
 class ChatTurn:
-    def __init__(self, start: TurnStart, message: str) -> None:
+    def __init__(self, start: TurnStart, message: str, *, held: bool = False) -> None:
         self.start = start
         self.message = message
+        self.loop = asyncio.get_running_loop()
         # The usage slot (``admit``): released, with the ledger row, by the recording path.
         self.slot: TurnSlot | None = None
-        # Set while the turn waits for admission (``turn_prepare``; ``chat.hold``).
-        self._admitted: asyncio.Future[None] | None = None
+        # ``held``: its requests to the model wait until ``admit`` (``chat.hold``).
+        self._admitted: asyncio.Future[None] | None = self.loop.create_future() if held else None
         self.state = TurnState.STARTING
         self.error: StreamError | None = None
         self.session = DjangoSession(start.conversation_id, stored=list(start.history))
@@ -162,7 +162,6 @@ class ChatTurn:
         self._streaming_since: float | None = None
         self._first_output = False
         self._checkpoints: asyncio.Task[None] | None = None
-        self.loop = asyncio.get_running_loop()
 
     def admit(self, slot: TurnSlot) -> None:
         """The turn may go on: it holds ``slot``, and its requests to the model go out."""
