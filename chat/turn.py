@@ -82,11 +82,10 @@ RUN_INTERRUPTED = StreamError(
 
 
 def turn_prepare(data: ChatInput) -> ChatTurn | None:
-    """A new conversation's turn with its agent started ahead of admission, its
-    requests to the model held until ``turn_begin`` admits it (``chat.hold``); None
-    for an existing conversation (its history is read once it is claimed). Only
-    for a caller whose credentials look real (an access token that verified);
-    hand the turn to ``turn_begin`` or ``discard`` it."""
+    """A new conversation's turn, its agent started before admission and its model
+    requests held until ``turn_begin`` admits it (``chat.hold``); None for an existing
+    conversation (its history is read once claimed). Only for credentials that look
+    real (a verified access token); hand it to ``turn_begin`` or ``discard`` it."""
     if data.conversation_id is not None:
         return None
     turn = ChatTurn(services.new_conversation_start(message=data.message), data.message, held=True)
